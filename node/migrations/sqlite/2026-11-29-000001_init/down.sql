@@ -1,0 +1,12 @@
+DROP TABLE sessions;
+DROP TABLE staff;
+DROP TABLE used_tokens;
+DROP TABLE tickets;
+DROP TABLE certificates;
+DROP TABLE known_keys;
+DROP TABLE seen_envelopes;
+DROP TABLE outbox;
+DROP TABLE counters;
+DROP TABLE watermarks;
+DROP TABLE events;
+DROP TABLE applications;

@@ -1,0 +1,212 @@
+//! Storage: one code path over SQLite (embedded default) and PostgreSQL (production), through
+//! diesel's `MultiConnection`. The backend is chosen by the database URL.
+
+pub mod counters;
+pub mod schema;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, result::Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<AnyConnection>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Query(#[from] DieselError),
+    #[error("connection pool: {0}")]
+    Pool(String),
+    #[error("cannot open database {url}: {cause}")]
+    Open { url: String, cause: String },
+    #[error("migrations: {0}")]
+    Migrate(String),
+}
+
+impl DbError {
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            DbError::Query(DieselError::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// Run the same generic expression on whichever inner connection this is, for the few diesel
+/// features that do not compile through the MultiConnection enum (on_conflict, skip_locked…).
+#[macro_export]
+macro_rules! with_inner {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// The node's database: a pool plus, on SQLite, a writer lock (SQLite has one writer at a time;
+/// taking the lock before `BEGIN` avoids "database is locked" when a transaction reads then writes).
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+    writer: Arc<Mutex<()>>,
+}
+
+/// Normalise `sqlite://path`, `sqlite:path` or a bare path; PostgreSQL URLs pass through.
+pub fn classify_url(url: &str) -> (Backend, String) {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        (Backend::Postgres, url.to_owned())
+    } else {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        (Backend::Sqlite, path.to_owned())
+    }
+}
+
+impl Db {
+    /// Open (creating the SQLite file if needed), check the connection and run migrations.
+    pub fn open(url: &str, pool_size: u32) -> Result<Self, DbError> {
+        let (backend, target) = classify_url(url);
+        // Establish the inner connection first: the enum's own error hides the real cause.
+        match backend {
+            Backend::Postgres => {
+                PgConnection::establish(&target).map_err(|e| DbError::Open {
+                    url: redact(url),
+                    cause: e.to_string(),
+                })?;
+            }
+            Backend::Sqlite => {
+                if let Some(dir) = std::path::Path::new(&target).parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|e| DbError::Open {
+                            url: redact(url),
+                            cause: e.to_string(),
+                        })?;
+                    }
+                }
+                SqliteConnection::establish(&target).map_err(|e| DbError::Open {
+                    url: redact(url),
+                    cause: e.to_string(),
+                })?;
+            }
+        }
+        let manager = ConnectionManager::<AnyConnection>::new(target);
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(manager)
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        let db = Self {
+            pool,
+            backend,
+            writer: Arc::new(Mutex::new(())),
+        };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn migrate(&self) -> Result<(), DbError> {
+        let mut conn = self.conn()?;
+        let migrations = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        conn.run_pending_migrations(migrations)
+            .map_err(|e| DbError::Migrate(e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn conn(&self) -> Result<DbConn, DbError> {
+        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// Run `f` in a read transaction.
+    pub fn read<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError> + From<DieselError>,
+    {
+        let mut conn = self.conn()?;
+        let conn: &mut AnyConnection = &mut conn;
+        conn.transaction(f)
+    }
+
+    /// Run `f` in a write transaction: all or nothing.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError> + From<DieselError>,
+    {
+        let mut conn = self.conn()?;
+        let conn: &mut AnyConnection = &mut conn;
+        match self.backend {
+            Backend::Sqlite => {
+                // A poisoned lock only means another writer panicked; the database is intact.
+                let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+                conn.transaction(f)
+            }
+            Backend::Postgres => conn.transaction(f),
+        }
+    }
+}
+
+/// Hide a password in a URL for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,152 @@
+//! Diesel table definitions (one schema for SQLite and PostgreSQL).
+
+diesel::table! {
+    applications (id) {
+        id -> BigInt,
+        division -> Text,
+        business_no -> Text,
+        unit_code -> Text,
+        kind -> Text,
+        state -> Text,
+        parties -> Text,
+        location -> Text,
+        entry_node -> Text,
+        ticket -> Nullable<Text>,
+        due_date -> Nullable<Date>,
+        certificate_id -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        division -> Text,
+        seq -> BigInt,
+        kind -> Text,
+        business_no -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        body -> Text,
+        received_from -> Text,
+        stored_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    watermarks (division) {
+        division -> Text,
+        contiguous -> BigInt,
+        highest -> BigInt,
+    }
+}
+
+diesel::table! {
+    counters (division, name) {
+        division -> Text,
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        peer -> Text,
+        division -> Text,
+        kind -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    seen_envelopes (id) {
+        id -> Text,
+        sender -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    known_keys (key_id) {
+        key_id -> Text,
+        node_id -> Text,
+        division -> Text,
+        public_key_pem -> Text,
+        learned_from -> Text,
+        learned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    certificates (id) {
+        id -> Text,
+        division -> Text,
+        number -> Text,
+        business_no -> Text,
+        issuer_node -> Text,
+        key_id -> Text,
+        content -> Text,
+        signature -> Text,
+        status -> Text,
+        status_reason -> Text,
+        issued_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tickets (ticket) {
+        ticket -> Text,
+        division -> Text,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        answer -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    used_tokens (jti) {
+        jti -> Text,
+        division -> Text,
+        used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff (id) {
+        id -> BigInt,
+        division -> Text,
+        username -> Text,
+        password_hash -> Text,
+        display_name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (token_hash) {
+        token_hash -> Text,
+        staff_id -> BigInt,
+        division -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    applications,
+    events,
+    watermarks,
+    counters,
+    outbox,
+    seen_envelopes,
+    known_keys,
+    certificates,
+    tickets,
+    used_tokens,
+    staff,
+    sessions,
+);

@@ -1,0 +1,5 @@
+//! Registration rules as plain functions: values in, `Result` out, no database.
+
+pub mod calendar;
+pub mod parties;
+pub mod workflow;

@@ -1,0 +1,146 @@
+//! Applications: submit (any level), the staff view and staff actions (the office), tickets.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use schemas::api::{ActionRequest, ApplicationAnswer, SubmitApplication, TicketView};
+use schemas::error::ErrorCode;
+use schemas::ids::{BusinessNo, DivisionCode};
+
+use super::error::parse_json;
+use super::staff::require_staff;
+use super::{ApiError, blocking, request_id};
+use crate::navigation::place_application;
+use crate::state::AppState;
+use crate::store;
+use crate::store::applications::OfficeCtx;
+
+pub async fn submit_application(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let is_form = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        return Err(ApiError::with_message(
+            ErrorCode::InvalidRequest,
+            "请以 JSON 提交申请",
+        ));
+    }
+    let request: SubmitApplication = parse_json(&body)?;
+    let me = state.me.clone();
+    let (answer, status) = place_application(&state, request, me, None, &request_id(&req)).await?;
+    let wants_html = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if let (ApplicationAnswer::Navigate(nav), true) = (&answer, wants_html) {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header(("location", nav.navigate_to.clone()))
+            .json(&answer));
+    }
+    let code =
+        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
+    Ok(HttpResponse::build(code).json(answer))
+}
+
+pub async fn get_application(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let business_no = BusinessNo::parse(&path.into_inner())?;
+    let state2 = state.clone();
+    let view = blocking(move || {
+        let mut conn = state2.db.conn()?;
+        let row = store::applications::get(&mut conn, business_no.as_str())?
+            // Another office's application does not exist for this staff member.
+            .filter(|r| r.division == staff.office.as_str())
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+        Ok(store::applications::view(&row, &state2.sealer)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[tracing::instrument(skip_all, fields(business_no = %path.as_str()))]
+pub async fn act_on_application(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let business_no = BusinessNo::parse(&path.into_inner())?;
+    let action: ActionRequest = parse_json(&body)?;
+    if business_no.division() != staff.office {
+        return Err(ApiError::new(ErrorCode::NotFound));
+    }
+    let state2 = state.clone();
+    let office: DivisionCode = staff.office.clone();
+    let view = blocking(move || {
+        let settings = state2
+            .office(&office)
+            .ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
+        let ctx = OfficeCtx {
+            me: &state2.me,
+            parent: state2.parent_id(),
+            key: &state2.key,
+            sealer: &state2.sealer,
+            office: settings,
+        };
+        let row = state2.db.write(|conn| {
+            store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now())
+                .map_err(ApiError::from)
+        })?;
+        Ok(store::applications::view(&row, &state2.sealer)?)
+    })
+    .await?;
+    state.wake_parent();
+    tracing::info!(
+        state = view.state.as_str(),
+        staff_id = staff.staff_id,
+        "staff action"
+    );
+    Ok(HttpResponse::Ok().json(view))
+}
+
+pub async fn get_ticket(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket = path.into_inner();
+    if ulid::Ulid::from_string(&ticket).is_err() {
+        return Err(ApiError::with_message(
+            ErrorCode::InvalidField,
+            "受理凭证号格式错误",
+        ));
+    }
+    let db = state.db.clone();
+    let t = ticket.clone();
+    let row = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(store::tickets::get(&mut conn, &t)?)
+    })
+    .await?
+    .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    let (division, delivered, raw) = row;
+    let answer: Option<ApplicationAnswer> =
+        raw.as_deref().and_then(|a| serde_json::from_str(a).ok());
+    let refused = raw
+        .as_deref()
+        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+        .and_then(|v| v.get("refused").and_then(|r| r.as_str()).map(str::to_owned));
+    Ok(HttpResponse::Ok().json(TicketView {
+        ticket,
+        office: DivisionCode::parse(&division)?,
+        delivered,
+        answer,
+        refused,
+    }))
+}

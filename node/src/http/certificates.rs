@@ -1,0 +1,119 @@
+//! Certificate verification and the three downloads a third party needs to check a certificate
+//! with OpenSSL: the signed bytes, the DER signature and the issuer's public key.
+
+use actix_web::{HttpResponse, web};
+use federation::crypto::unb64;
+use schemas::api::{CertificateContent, CertificateStatus, CertificateVerification};
+use schemas::error::ErrorCode;
+use schemas::ids::{BusinessNo, CertificateId, DivisionCode};
+
+use super::{ApiError, blocking};
+use crate::state::AppState;
+use crate::store;
+use crate::store::certificates::{CertificateRow, parse_status};
+
+async fn load(state: &web::Data<AppState>, id: String) -> Result<CertificateRow, ApiError> {
+    let id = CertificateId::parse(&id)?;
+    let db = state.db.clone();
+    blocking(move || {
+        let mut conn = db.conn()?;
+        store::certificates::get(&mut conn, id.as_str())?.ok_or_else(|| {
+            ApiError::with_message(ErrorCode::NotFound, "本节点没有该电子证照的记录")
+        })
+    })
+    .await
+}
+
+/// Check a stored certificate: the issuer's key is known, the signature is over these exact
+/// bytes, and the content names this identifier.
+pub fn check(state: &AppState, row: &CertificateRow) -> (bool, String) {
+    let Some((_, division, key)) = state.find_key(&row.key_id) else {
+        return (false, "签发机构的公钥未知，无法验证签名".into());
+    };
+    let issuer_ok =
+        DivisionCode::parse(&row.division).is_ok_and(|issuer| division.contains(&issuer));
+    if !issuer_ok {
+        return (false, "签名密钥不属于签发机构".into());
+    }
+    let Ok(der) = unb64(&row.signature) else {
+        return (false, "签名格式错误".into());
+    };
+    if key.verify(row.content.as_bytes(), &der).is_err() {
+        return (false, "签名验证失败：证照内容被篡改或签名无效".into());
+    }
+    match serde_json::from_str::<CertificateContent>(&row.content) {
+        Ok(c) if c.id.as_str() == row.id && c.number == row.number => (true, String::new()),
+        _ => (false, "签名内容与证照标识不符".into()),
+    }
+}
+
+pub async fn verify_certificate(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = load(&state, path.into_inner()).await?;
+    let state2 = state.clone();
+    let row2 = row.clone();
+    let (signature_valid, problem) = blocking(move || Ok(check(&state2, &row2))).await?;
+    let status = parse_status(&row.status);
+    let valid = signature_valid && status == CertificateStatus::Valid;
+    let reason = if !signature_valid {
+        problem
+    } else {
+        match status {
+            CertificateStatus::Valid => "签名有效，证照现势有效".into(),
+            CertificateStatus::Superseded => format!("证照已被新版本替代：{}", row.status_reason),
+            CertificateStatus::Void => format!("证照已作废：{}", row.status_reason),
+        }
+    };
+    Ok(HttpResponse::Ok().json(CertificateVerification {
+        id: CertificateId::parse(&row.id)?,
+        valid,
+        signature_valid,
+        status,
+        reason,
+        number: row.number.clone(),
+        business_no: BusinessNo::parse(&row.business_no)?,
+        issuer: DivisionCode::parse(&row.division)?,
+        key_id: row.key_id.clone(),
+        issued_at: row.issued_at.and_utc(),
+        answered_by: state.me.clone(),
+    }))
+}
+
+pub async fn signed_data(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = load(&state, path.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .body(row.content))
+}
+
+pub async fn signature(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = load(&state, path.into_inner()).await?;
+    let der = unb64(&row.signature).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .body(der))
+}
+
+pub async fn issuer_key(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = load(&state, path.into_inner()).await?;
+    let (_, _, key) = state
+        .find_key(&row.key_id)
+        .ok_or_else(|| ApiError::with_message(ErrorCode::UnknownKey, "签发机构的公钥未知"))?;
+    let pem = key
+        .to_spki_pem()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-pem-file")
+        .body(pem))
+}

@@ -1,0 +1,140 @@
+//! Node-to-node endpoints. Verify before receive: nothing is stored until the sender, its
+//! signature, the envelope and every origin signature have been checked.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use federation::inbox::{check_envelope, open_batches};
+use federation::peers::Relation;
+use federation::wire::{BodySignature, sign_body};
+use schemas::envelope::{
+    ApplicationReceipt, DeliveryReceipt, EnvelopeBody, HEADER_KEY_ID, HEADER_NODE,
+    HEADER_SIGNATURE, WIRE_VERSION,
+};
+use schemas::error::ErrorCode;
+
+use super::{ApiError, blocking};
+use crate::navigation::place_application;
+use crate::state::AppState;
+use crate::store;
+use crate::store::inbox::InboxError;
+
+fn signature_of(req: &HttpRequest) -> Result<BodySignature, ApiError> {
+    let get = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    match (get(HEADER_NODE), get(HEADER_KEY_ID), get(HEADER_SIGNATURE)) {
+        (Some(node), Some(key_id), Some(signature)) => Ok(BodySignature {
+            node,
+            key_id,
+            signature,
+        }),
+        _ => Err(ApiError::with_message(
+            ErrorCode::BadSignature,
+            "报文未签名（缺少 x-bdc-node / x-bdc-key-id / x-bdc-signature）",
+        )),
+    }
+}
+
+/// Answer with a body signed by this node.
+fn signed<T: serde::Serialize>(state: &AppState, value: &T) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(e.to_string()))?;
+    let sig = sign_body(&state.me, &state.key, &body);
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((HEADER_NODE, sig.node))
+        .insert_header((HEADER_KEY_ID, sig.key_id))
+        .insert_header((HEADER_SIGNATURE, sig.signature))
+        .body(body))
+}
+
+/// Upward events from a child.
+pub async fn post_envelope(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let sig = signature_of(&req)?;
+    let state2 = state.clone();
+    let receipt = blocking(move || {
+        let skew = chrono::Duration::seconds(state2.settings.federation.max_skew_secs);
+        let checked = check_envelope(&state2.directory, &state2.me, &sig, &body, Utc::now(), skew)?;
+        let sender = checked.sender;
+        let envelope = &checked.envelope;
+        let span = tracing::info_span!("envelope", envelope_id = %envelope.id, from = %envelope.from, request_id = %envelope.request_id);
+        let _enter = span.enter();
+        let (opened, learned) = open_batches(sender, envelope, state2.as_ref())?;
+        let parent = state2.parent_id().cloned();
+        let stored = state2.db.write(|conn| -> Result<_, InboxError> {
+            store::inbox::remember_envelope(conn, &envelope.id, sender.node_id.as_str())?;
+            store::inbox::store_batches(conn, &sender.node_id, parent.as_ref(), &opened, &learned)
+        });
+        let stored = match stored {
+            Ok(s) => s,
+            Err(InboxError::Replayed) => return Err(ApiError::new(ErrorCode::ReplayedEnvelope)),
+            Err(InboxError::Db(e)) => return Err(ApiError::internal(e.to_string())),
+        };
+        if let Ok(mut cache) = state2.key_cache.write() {
+            for k in learned {
+                cache.insert(k.key.key_id(), k);
+            }
+        }
+        tracing::debug!(accepted = stored.accepted, duplicates = stored.duplicates, "envelope stored");
+        Ok(DeliveryReceipt {
+            v: WIRE_VERSION,
+            envelope_id: envelope.id.clone(),
+            receiver: state2.me.clone(),
+            received_at: Utc::now(),
+            accepted: stored.accepted,
+            duplicates: stored.duplicates,
+        })
+    })
+    .await?;
+    if receipt.accepted > 0 {
+        state.wake_parent();
+    }
+    signed(&state, &receipt)
+}
+
+/// An application forwarded by the parent (interface navigation).
+pub async fn post_application(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let sig = signature_of(&req)?;
+    let skew = chrono::Duration::seconds(state.settings.federation.max_skew_secs);
+    let checked = check_envelope(&state.directory, &state.me, &sig, &body, Utc::now(), skew)?;
+    if checked.sender.relation != Relation::Parent {
+        return Err(ApiError::with_message(
+            ErrorCode::UnknownSender,
+            "只接受上级节点转来的申请",
+        ));
+    }
+    let envelope = checked.envelope;
+    let EnvelopeBody::Application(forwarded) = envelope.body else {
+        return Err(ApiError::with_message(
+            ErrorCode::MalformedEnvelope,
+            "应为申请报文",
+        ));
+    };
+    let (answer, _) = place_application(
+        &state,
+        forwarded.application,
+        forwarded.entry_node,
+        forwarded.ticket,
+        &envelope.request_id,
+    )
+    .await?;
+    signed(
+        &state,
+        &ApplicationReceipt {
+            v: WIRE_VERSION,
+            envelope_id: envelope.id,
+            receiver: state.me.clone(),
+            answer,
+        },
+    )
+}

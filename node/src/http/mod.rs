@@ -1,0 +1,143 @@
+//! HTTP: routes grouped by resource, thin handlers, one error type.
+//!
+//! Public API under `/api/v1`, node-to-node under `/federation/v1`.
+
+pub mod applications;
+pub mod certificates;
+pub mod error;
+pub mod federation;
+pub mod navigate;
+pub mod node;
+pub mod progress;
+pub mod staff;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, web};
+use tracing::Instrument;
+
+pub use error::ApiError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(node::healthz))
+        .route("/navigate", web::get().to(navigate::navigate))
+        .service(
+            web::scope("/api/v1")
+                .route("/node", web::get().to(node::node_info))
+                .route(
+                    "/applications",
+                    web::post().to(applications::submit_application),
+                )
+                .route(
+                    "/applications/{business_no}",
+                    web::get().to(applications::get_application),
+                )
+                .route(
+                    "/applications/{business_no}/actions",
+                    web::post().to(applications::act_on_application),
+                )
+                .route("/tickets/{ticket}", web::get().to(applications::get_ticket))
+                .route("/staff/login", web::post().to(staff::login))
+                .route(
+                    "/progress/{business_no}",
+                    web::get().to(progress::get_progress),
+                )
+                .route(
+                    "/certificates/{id}/verify",
+                    web::get().to(certificates::verify_certificate),
+                )
+                .route(
+                    "/certificates/{id}/signed-data",
+                    web::get().to(certificates::signed_data),
+                )
+                .route(
+                    "/certificates/{id}/signature.der",
+                    web::get().to(certificates::signature),
+                )
+                .route(
+                    "/certificates/{id}/issuer-key.pem",
+                    web::get().to(certificates::issuer_key),
+                ),
+        )
+        .service(
+            web::scope("/federation/v1")
+                .route("/envelopes", web::post().to(federation::post_envelope))
+                .route(
+                    "/applications",
+                    web::post().to(federation::post_application),
+                ),
+        )
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(ApiError::new(schemas::error::ErrorCode::NotFound))
+        }));
+}
+
+/// The request id of the current request (from `x-request-id` or a new ULID).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn acceptable_request_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A span per request carrying its id; the id is echoed in the answer. Paths and methods are
+/// logged, query strings are not (they may hold a name and ID number).
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get(schemas::envelope::HEADER_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let started = std::time::Instant::now();
+    async move {
+        let mut res = next.call(req).await?;
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            res.headers_mut().insert(
+                HeaderName::from_static(schemas::envelope::HEADER_REQUEST_ID),
+                v,
+            );
+        }
+        res.headers_mut().insert(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        );
+        tracing::info!(
+            status = res.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "served"
+        );
+        Ok(res)
+    }
+    .instrument(span)
+    .await
+}
+
+pub fn request_id(req: &actix_web::HttpRequest) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| ulid::Ulid::new().to_string())
+}
+
+/// Run blocking work (database, signatures) off the async threads.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+}

@@ -1,0 +1,112 @@
+//! Progress of a business number, at any level (guideline 二.1.4): the public asks with the
+//! business number plus an applicant's name and ID number; staff of the office with their session.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use schemas::api::{ProgressStep, ProgressView};
+use schemas::envelope::EventBody;
+use schemas::error::ErrorCode;
+use schemas::ids::{BusinessNo, CertificateId};
+use serde::Deserialize;
+
+use super::staff::optional_staff;
+use super::{ApiError, blocking};
+use crate::domain::parties::matches_proof;
+use crate::state::AppState;
+use crate::store;
+
+#[derive(Debug, Deserialize)]
+pub struct ProgressQuery {
+    pub name: Option<String>,
+    pub id_number: Option<String>,
+}
+
+pub async fn get_progress(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ProgressQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let business_no = BusinessNo::parse(&path.into_inner())?;
+    let staff = optional_staff(&req, &state).await?;
+    let staff_ok = staff.is_some_and(|s| s.office == business_no.division());
+    let query = query.into_inner();
+    let credentials = match (query.name, query.id_number) {
+        (Some(n), Some(i))
+            if !n.trim().is_empty() && !i.trim().is_empty() && n.len() <= 300 && i.len() <= 64 =>
+        {
+            Some((n, i))
+        }
+        _ => None,
+    };
+    if !staff_ok && credentials.is_none() {
+        return Err(ApiError::with_message(
+            ErrorCode::InvalidField,
+            "查询进度须提供业务号、申请人姓名和证件号码",
+        ));
+    }
+    let db = state.db.clone();
+    let me = state.me.clone();
+    let view = blocking(move || {
+        let (events, certificate_ids) = {
+            let mut conn = db.conn()?;
+            let events = store::events::for_business(&mut conn, business_no.as_str())?;
+            let certs = store::certificates::ids_for_business(&mut conn, business_no.as_str())?;
+            (events, certs)
+        };
+        let not_found = || {
+            ApiError::with_message(
+                ErrorCode::NotFound,
+                "未找到与业务号、姓名和证件号码相符的办件",
+            )
+        };
+        let mut progress: Vec<(
+            u64,
+            chrono::DateTime<chrono::Utc>,
+            schemas::envelope::ProgressEvent,
+        )> = events
+            .into_iter()
+            .filter_map(|e| match e.body {
+                EventBody::Progress(p) => Some((e.seq, e.occurred_at, p)),
+                _ => None,
+            })
+            .collect();
+        progress.sort_by_key(|(seq, _, _)| *seq);
+        if progress.is_empty() {
+            return Err(not_found());
+        }
+        if !staff_ok {
+            let proofs: Vec<String> = progress
+                .iter()
+                .flat_map(|(_, _, p)| p.applicant_proofs.clone())
+                .collect();
+            let (name, id) = credentials.as_ref().ok_or_else(not_found)?;
+            if !matches_proof(&proofs, name, id) {
+                return Err(not_found());
+            }
+        }
+        let (_, _, last) = progress.last().ok_or_else(not_found)?;
+        Ok(ProgressView {
+            business_no: business_no.clone(),
+            office: business_no.division(),
+            kind: last.kind,
+            state: last.stage,
+            due_date: progress.iter().rev().find_map(|(_, _, p)| p.due_date),
+            steps: progress
+                .iter()
+                .map(|(seq, at, p)| ProgressStep {
+                    seq: *seq,
+                    stage: p.stage,
+                    at: *at,
+                    notes: p.notes.clone(),
+                })
+                .collect(),
+            certificate_ids: certificate_ids
+                .iter()
+                .filter_map(|c| CertificateId::parse(c).ok())
+                .collect(),
+            answered_by: me,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

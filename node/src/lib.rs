@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod keys;
+pub mod navigation;
+pub mod personal;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+pub use startup::{Application, RunningNode};

@@ -1,0 +1,154 @@
+//! The `bdc-node` command line. Thin: parse, load settings, start tracing, hand over.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bdc_node::settings::{DEFAULTS_TOML, Settings};
+use bdc_node::{Application, demo, keys, telemetry};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "bdc-node",
+    version,
+    about = "互联网+不动产登记 node: national, provincial or county"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one node from a settings file (plus BDC_… environment variables).
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run a whole federation on 127.0.0.1: nation P, province 320000 P+1, counties 320102 P+2
+    /// (interface navigation) and 320104 P+3 (link navigation), each on its own SQLite database.
+    Demo {
+        #[arg(long, default_value_t = 8700)]
+        base_port: u16,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Write a new SM2 key pair (PKCS#8 and SPKI PEM, readable by OpenSSL 3) and an SM4 data key.
+    Keygen {
+        /// Directory for the key files.
+        #[arg(long, default_value = "keys")]
+        out: PathBuf,
+        /// File name stem: <name>.key.pem and <name>.pub.pem.
+        #[arg(long, default_value = "node")]
+        name: String,
+    },
+    /// Settings helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the reference settings file with every default.
+    PrintDefaults,
+    /// Load and validate a settings file (plus environment) and print the result.
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bdc-node: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::PrintDefaults,
+        } => {
+            print!("{DEFAULTS_TOML}");
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => {
+            let settings = Settings::load(config.as_deref())?;
+            print!("{}", toml::to_string_pretty(&settings)?);
+            Ok(())
+        }
+        Command::Keygen { out, name } => {
+            let (private, public, key_id) = keys::generate_pair(&out, &name)?;
+            println!("SM2 private key: {}", private.display());
+            println!("SM2 public key:  {}", public.display());
+            println!("key id:          {key_id}");
+            let data = out.join("data.key");
+            if !data.exists() {
+                keys::write_data_key(&data)?;
+                println!("SM4 data key:    {}", data.display());
+            }
+            Ok(())
+        }
+        Command::Serve { config } => {
+            let settings = Settings::load(config.as_deref())?;
+            telemetry::init(&settings.log.filter, settings.log.json);
+            runtime()?.block_on(async move {
+                rustls_provider();
+                let app = Application::build(settings).await?;
+                let node = app.spawn();
+                tracing::info!(url = %node.url, "bdc-node serving");
+                wait_for_signal().await;
+                tracing::info!("stopping");
+                node.stop().await;
+                Ok(())
+            })
+        }
+        Command::Demo {
+            base_port,
+            data_dir,
+        } => {
+            let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+            telemetry::init(&filter, false);
+            runtime()?.block_on(async move {
+                rustls_provider();
+                demo::run(base_port, data_dir).await
+            })
+        }
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+fn rustls_provider() {
+    // One provider for the process (aws-lc-rs); an error means one is already installed.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

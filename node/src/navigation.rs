@@ -1,0 +1,255 @@
+//! Where an application goes: to an office hosted here, forwarded to a child (接口导航, with a
+//! durable queue when the child cannot be reached), or a redirect with a signed token (链接导航).
+
+use std::time::Duration;
+
+use actix_web::web;
+use chrono::Utc;
+use federation::error::FederationError;
+use federation::router::Route;
+use federation::token::{self, NavigationClaims};
+use schemas::api::{
+    ApplicationAnswer, NavigateAnswer, NavigationMode, QueuedReceipt, SubmitApplication,
+};
+use schemas::divisions::Divisions;
+use schemas::envelope::ForwardedApplication;
+use schemas::error::{ErrorBody, ErrorCode};
+use schemas::ids::{DivisionCode, NodeId};
+
+use crate::domain::parties::check_parties;
+use crate::http::{ApiError, blocking};
+use crate::state::AppState;
+use crate::store;
+use crate::store::applications::OfficeCtx;
+
+/// The office an application is for: the applicant's choice or the unit code's division, with
+/// retired codes resolved. Unknown codes are refused.
+pub fn target_division(request: &SubmitApplication) -> Result<DivisionCode, ApiError> {
+    let divisions = Divisions::builtin();
+    let unit_division = request.unit_code.division();
+    // Old unit codes keep retired division codes: resolve them through the successor table.
+    let resolved = divisions.resolve(&unit_division);
+    if !divisions.is_known(&resolved) {
+        return Err(ApiError::with_message(
+            ErrorCode::UnknownDivision,
+            format!("不动产单元代码前6位 {unit_division} 不是有效的县级行政区划代码（GB/T 2260）"),
+        ));
+    }
+    if let Some(chosen) = &request.division {
+        if !divisions.is_known(&divisions.resolve(chosen)) {
+            return Err(ApiError::with_message(
+                ErrorCode::UnknownDivision,
+                format!("行政区划代码 {chosen} 不存在（GB/T 2260）"),
+            ));
+        }
+        if divisions.resolve(chosen) != resolved {
+            return Err(ApiError::with_message(
+                ErrorCode::NotThisOffice,
+                format!("所选登记机构 {chosen} 与不动产单元所在地 {resolved} 不一致"),
+            ));
+        }
+    }
+    Ok(resolved)
+}
+
+fn competent_office(division: &DivisionCode) -> String {
+    Divisions::builtin()
+        .full_name(division)
+        .map(|n| format!("{n}不动产登记机构"))
+        .unwrap_or_else(|| format!("行政区划 {division} 的不动产登记机构"))
+}
+
+/// Place an application received here (from an applicant, or from the parent node).
+pub async fn place_application(
+    state: &web::Data<AppState>,
+    request: SubmitApplication,
+    entry_node: NodeId,
+    ticket: Option<String>,
+    request_id: &str,
+) -> Result<(ApplicationAnswer, u16), ApiError> {
+    // Check everything first, at every level: bad input changes nothing anywhere.
+    let parties = check_parties(&request.applicants)
+        .map_err(|e| ApiError::with_message(e.code, e.message))?;
+    let target = target_division(&request)?;
+    match state.router.route(&target) {
+        Route::Local(office_division) => {
+            let state2 = state.clone();
+            let receipt = blocking(move || {
+                let office = state2
+                    .office(&office_division)
+                    .ok_or_else(|| ApiError::internal("routed to an office without settings"))?;
+                let ctx = OfficeCtx {
+                    me: &state2.me,
+                    parent: state2.parent_id(),
+                    key: &state2.key,
+                    sealer: &state2.sealer,
+                    office,
+                };
+                let row = state2.db.write(|conn| {
+                    store::applications::submit(
+                        conn,
+                        &ctx,
+                        &request,
+                        parties,
+                        &entry_node,
+                        ticket.as_deref(),
+                        Utc::now(),
+                    )
+                    .map_err(ApiError::from)
+                })?;
+                Ok(store::applications::receipt(&row, &state2.me)?)
+            })
+            .await?;
+            state.wake_parent();
+            tracing::info!(business_no = %receipt.business_no, office = %receipt.office, "application received");
+            Ok((ApplicationAnswer::Received(receipt), 200))
+        }
+        Route::Child {
+            node_id,
+            division,
+            navigation: NavigationMode::Interface,
+        } => {
+            forward(
+                state, request, entry_node, ticket, request_id, node_id, division,
+            )
+            .await
+        }
+        Route::Child {
+            node_id,
+            division,
+            navigation: NavigationMode::Link,
+        } => {
+            let peer = state
+                .directory
+                .get(&node_id)
+                .ok_or_else(|| ApiError::internal("child without peer"))?;
+            let expires_at =
+                Utc::now() + chrono::Duration::seconds(state.settings.federation.token_ttl_secs);
+            let claims = NavigationClaims {
+                jti: ulid::Ulid::new().to_string(),
+                iss: state.me.clone(),
+                aud: node_id.clone(),
+                office: target.clone(),
+                unit_code: request.unit_code.clone(),
+                kind: request.kind,
+                entry_node,
+                key_id: state.key.key_id(),
+                exp: expires_at.timestamp(),
+            };
+            let token = token::issue(&state.key, &claims)?;
+            tracing::info!(office = %division, child = %node_id, "link navigation");
+            Ok((
+                ApplicationAnswer::Navigate(NavigateAnswer {
+                    navigate_to: format!("{}/navigate?token={token}", peer.url),
+                    office: target,
+                    expires_at,
+                }),
+                200,
+            ))
+        }
+        Route::NotServed => {
+            let code = if state.settings.offices.is_empty() {
+                ErrorCode::NoRoute
+            } else {
+                ErrorCode::NotThisOffice
+            };
+            Err(ApiError::with_message(
+                code,
+                format!(
+                    "该不动产（行政区划 {target}）不属于本节点管辖，请向{}申请",
+                    competent_office(&target)
+                ),
+            ))
+        }
+    }
+}
+
+async fn forward(
+    state: &web::Data<AppState>,
+    request: SubmitApplication,
+    entry_node: NodeId,
+    ticket: Option<String>,
+    request_id: &str,
+    child: NodeId,
+    division: DivisionCode,
+) -> Result<(ApplicationAnswer, u16), ApiError> {
+    let peer = state
+        .directory
+        .get(&child)
+        .ok_or_else(|| ApiError::internal("child without peer"))?;
+    // A ticket names the application across retries, so the office keeps it once.
+    let ticket = ticket.unwrap_or_else(|| ulid::Ulid::new().to_string());
+    let forwarded = ForwardedApplication {
+        ticket: Some(ticket.clone()),
+        entry_node,
+        application: request,
+    };
+    let timeout = Duration::from_millis(state.settings.federation.forward_timeout_ms);
+    match state
+        .client
+        .send_application(peer, request_id, forwarded.clone(), timeout)
+        .await
+    {
+        Ok(answer) => {
+            let (state2, t, d, a) = (
+                state.clone(),
+                ticket.clone(),
+                division.to_string(),
+                answer.clone(),
+            );
+            blocking(move || {
+                Ok(state2.db.write(|conn| {
+                    store::tickets::create(conn, &t, &d, Some(&a)).map_err(ApiError::from)
+                })?)
+            })
+            .await?;
+            let status = if matches!(answer, ApplicationAnswer::Queued(_)) {
+                202
+            } else {
+                200
+            };
+            Ok((answer, status))
+        }
+        Err(FederationError::PeerRefused { status, body })
+            if (400..500).contains(&status) && status != 401 =>
+        {
+            // The office refused it (its own checks): pass its answer through unchanged.
+            let parsed: Option<ErrorBody> = serde_json::from_str(&body).ok();
+            let mut err = match parsed {
+                Some(b) => ApiError::with_message(b.error, b.message),
+                None => ApiError::new(ErrorCode::InvalidRequest),
+            };
+            err.status = Some(status);
+            Err(err)
+        }
+        Err(e) => {
+            tracing::warn!(child = %child, error = %e, "child unreachable; application queued");
+            let (state2, t, d) = (state.clone(), ticket.clone(), division.to_string());
+            let child2 = child.clone();
+            blocking(move || {
+                state2.db.write(|conn| {
+                    store::tickets::create(conn, &t, &d, None)?;
+                    store::outbox::queue_application(
+                        conn,
+                        &state2.sealer,
+                        &child2,
+                        &d,
+                        &forwarded,
+                    )?;
+                    Ok::<_, ApiError>(())
+                })
+            })
+            .await?;
+            state.wake(&child);
+            Ok((
+                ApplicationAnswer::Queued(QueuedReceipt {
+                    ticket,
+                    office: division,
+                    queued_at_node: state.me.clone(),
+                    queued_at: Utc::now(),
+                }),
+                202,
+            ))
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Building and running one node: keys, database, peers, HTTP server and delivery workers.
+//! `Application::build` binds its listener (port 0 works) and can run several times in one
+//! process.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use federation::backoff::Backoff;
+use federation::client::PeerClient;
+use federation::delivery::{DeliveryConfig, OutboxStore, run_peer_worker};
+use federation::peers::{Directory, KnownKey, Peer, Relation};
+use federation::router::Router;
+use schemas::api::Mode;
+use schemas::envelope::{Enrolment, EventBody};
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::db::Db;
+use crate::keys;
+use crate::personal::Sealer;
+use crate::settings::{PeerSettings, Settings};
+use crate::state::AppState;
+use crate::store;
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    state: web::Data<AppState>,
+    shutdown: watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// A running node: its URL and a way to stop it.
+pub struct RunningNode {
+    pub url: String,
+    pub port: u16,
+    pub state: web::Data<AppState>,
+    handle: ServerHandle,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningNode {
+    /// Graceful stop: workers finish their round, the server drains connections.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+fn peer_from(settings: &Settings, p: &PeerSettings, relation: Relation) -> anyhow::Result<Peer> {
+    let file = p.public_key_file.as_ref().map(|f| settings.resolve(f));
+    let key = keys::load_public_key(p.public_key_pem.as_deref(), file.as_deref())
+        .map_err(|e| anyhow::anyhow!("peer {}: {e}", p.node_id))?;
+    Ok(Peer {
+        node_id: p.node_id.clone(),
+        division: p.division.clone(),
+        url: p.url.trim_end_matches('/').to_owned(),
+        relation,
+        navigation: p.navigation,
+        keys: vec![key],
+    })
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.http.listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.http.listen))?;
+        let port = listener.local_addr()?.port();
+        let public_url = if settings.http.public_url.is_empty() {
+            let ip = listener.local_addr()?.ip();
+            let host = if ip.is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                ip.to_string()
+            };
+            format!("http://{host}:{port}")
+        } else {
+            settings.http.public_url.trim_end_matches('/').to_owned()
+        };
+        let key = Arc::new(keys::load_signing_key(
+            &settings.resolve(&settings.keys.signing_key_file),
+            settings.keys.generate_if_missing,
+        )?);
+        let data_key = keys::load_data_key(
+            &settings.resolve(&settings.keys.data_key_file),
+            settings.keys.generate_if_missing,
+        )?;
+        let db_url = settings.database_url();
+        let pool_size = settings.database.pool_size;
+        let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool_size)).await??;
+
+        let mut peers = Vec::new();
+        if let Some(p) = &settings.parent {
+            peers.push(peer_from(&settings, p, Relation::Parent)?);
+        }
+        for c in &settings.children {
+            peers.push(peer_from(&settings, c, Relation::Child)?);
+        }
+        let directory = Directory::new(peers);
+        let router = Router::new(
+            settings
+                .offices
+                .iter()
+                .map(|o| o.division.clone())
+                .collect(),
+            directory
+                .children()
+                .filter_map(|c| {
+                    c.navigation
+                        .map(|n| (c.division.clone(), c.node_id.clone(), n))
+                })
+                .collect(),
+        );
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()?;
+        let me = settings.node_id.clone();
+        let client = PeerClient::new(me.clone(), Arc::clone(&key), http);
+        let wakers = directory
+            .all()
+            .map(|p| (p.node_id.clone(), Arc::new(Notify::new())))
+            .collect();
+        let state = web::Data::new(AppState {
+            me,
+            db,
+            key,
+            sealer: Sealer::new(data_key),
+            directory,
+            router,
+            client,
+            wakers,
+            key_cache: RwLock::new(HashMap::new()),
+            public_url,
+            settings,
+        });
+        enrol_children(&state).await?;
+
+        let max_body = state.settings.http.max_body_bytes;
+        let data = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .wrap(actix_web::middleware::from_fn(crate::http::request_context))
+                .configure(crate::http::routes)
+        })
+        .workers(2)
+        .shutdown_timeout(5)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+
+        let (shutdown, _) = watch::channel(false);
+        let workers = spawn_workers(&state, &shutdown);
+        Ok(Self {
+            port,
+            server,
+            state,
+            shutdown,
+            workers,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Start serving in the background.
+    pub fn spawn(self) -> RunningNode {
+        let handle = self.server.handle();
+        let url = self.state.public_url.clone();
+        let workers = self.workers;
+        let task = tokio::spawn(async move {
+            let r = self.server.await;
+            for w in workers {
+                let _ = w.await;
+            }
+            r
+        });
+        RunningNode {
+            url,
+            port: self.port,
+            state: self.state,
+            handle,
+            shutdown: self.shutdown,
+            task,
+        }
+    }
+}
+
+/// A province tells its parent about each configured child's key once, so the nation can check
+/// the child's origin signatures when they are forwarded (DESIGN §3).
+async fn enrol_children(state: &web::Data<AppState>) -> anyhow::Result<()> {
+    if state.settings.mode == Mode::National || state.parent_id().is_none() {
+        return Ok(());
+    }
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let me = state.me.clone();
+        let parent = state.parent_id().cloned();
+        let division = state.settings.division.clone();
+        let children: Vec<Peer> = state.directory.children().cloned().collect();
+        state.db.write(|conn| -> anyhow::Result<()> {
+            for child in &children {
+                for key in &child.keys {
+                    let known = KnownKey {
+                        node_id: child.node_id.clone(),
+                        division: child.division.clone(),
+                        key: key.clone(),
+                    };
+                    if store::inbox::record_child_key(conn, &known)? {
+                        let body = EventBody::Enrolment(Enrolment {
+                            node_id: child.node_id.clone(),
+                            division: child.division.clone(),
+                            key_id: key.key_id(),
+                            public_key_pem: key.to_spki_pem()?,
+                        });
+                        let emitter = store::events::Emitter {
+                            me: &me,
+                            parent: parent.as_ref(),
+                        };
+                        store::events::emit(conn, &emitter, &division, body, chrono::Utc::now())?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    })
+    .await??;
+    Ok(())
+}
+
+fn spawn_workers(
+    state: &web::Data<AppState>,
+    shutdown: &watch::Sender<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let f = &state.settings.federation;
+    let config = DeliveryConfig {
+        batch_limit: f.batch_limit,
+        backoff: Backoff {
+            base: Duration::from_millis(f.retry_base_ms),
+            cap: Duration::from_millis(f.retry_cap_ms),
+        },
+        timeout: Duration::from_millis(f.delivery_timeout_ms),
+    };
+    let permits = Arc::new(Semaphore::new(f.parallelism));
+    let outbox: Arc<dyn OutboxStore> = Arc::new(store::outbox::DbOutbox {
+        db: state.db.clone(),
+        sealer: state.sealer.clone(),
+    });
+    state
+        .directory
+        .all()
+        .map(|peer| {
+            let wake = state.wakers.get(&peer.node_id).cloned().unwrap_or_default();
+            // Look for leftovers from before a restart at once.
+            wake.notify_one();
+            tokio::spawn(run_peer_worker(
+                state.client.clone(),
+                peer.clone(),
+                Arc::clone(&outbox),
+                wake,
+                Arc::clone(&permits),
+                config,
+                shutdown.subscribe(),
+            ))
+        })
+        .collect()
+}

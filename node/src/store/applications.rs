@@ -1,0 +1,339 @@
+//! Applications (办件) of the offices hosted here: submission, staff actions and views.
+//! Each change is one transaction: the row, its progress event and the outbox entry commit
+//! together.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use federation::crypto::SigningKey;
+use schemas::api::{ActionRequest, ApplicationView, OfficeReceipt, PartyView, SubmitApplication};
+use schemas::envelope::{EventBody, ProgressEvent};
+use schemas::error::ErrorCode;
+use schemas::ids::{BusinessNo, CertificateId, DivisionCode, NodeId, UnitCode};
+use schemas::registration::{Action, PartyRole, RegistrationKind, Stage};
+
+use crate::db::schema::applications;
+use crate::db::{AnyConnection, DbError, counters};
+use crate::domain::calendar::add_working_days;
+use crate::domain::parties::{Party, applicant_proofs};
+use crate::domain::workflow::transition;
+use crate::personal::{Personal, Sealer, mask_id, mask_name};
+use crate::settings::OfficeSettings;
+use crate::store::certificates::{self, IssueInput};
+use crate::store::events::{Emitter, emit};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = applications)]
+pub struct ApplicationRow {
+    pub id: i64,
+    pub division: String,
+    pub business_no: String,
+    pub unit_code: String,
+    pub kind: String,
+    pub state: String,
+    pub parties: String,
+    pub location: String,
+    pub entry_node: String,
+    pub ticket: Option<String>,
+    pub due_date: Option<chrono::NaiveDate>,
+    pub certificate_id: Option<String>,
+    pub version: i64,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// A refusal from the application store, with its wire code.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    Refused { code: ErrorCode, message: String },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::Db(DbError::Query(e))
+    }
+}
+
+fn refused(code: ErrorCode, message: impl Into<String>) -> AppError {
+    AppError::Refused {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The office and node context of a change.
+pub struct OfficeCtx<'a> {
+    pub me: &'a NodeId,
+    pub parent: Option<&'a NodeId>,
+    pub key: &'a SigningKey,
+    pub sealer: &'a Sealer,
+    pub office: &'a OfficeSettings,
+}
+
+impl OfficeCtx<'_> {
+    fn emitter(&self) -> Emitter<'_> {
+        Emitter {
+            me: self.me,
+            parent: self.parent,
+        }
+    }
+}
+
+fn progress(
+    row: &ApplicationRow,
+    stage: Stage,
+    notes: Vec<String>,
+    proofs: Vec<String>,
+) -> Result<EventBody, AppError> {
+    Ok(EventBody::Progress(ProgressEvent {
+        business_no: BusinessNo::parse(&row.business_no)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        unit_code: UnitCode::parse(&row.unit_code)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        kind: RegistrationKind::parse(&row.kind)
+            .ok_or_else(|| AppError::Internal("kind".into()))?,
+        stage,
+        due_date: row.due_date,
+        notes,
+        applicant_proofs: proofs,
+    }))
+}
+
+/// An application already received under this ticket (a retried forward).
+pub fn by_ticket(conn: &mut AnyConnection, ticket: &str) -> QueryResult<Option<ApplicationRow>> {
+    applications::table
+        .filter(applications::ticket.eq(ticket))
+        .select(ApplicationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn get(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Option<ApplicationRow>> {
+    applications::table
+        .filter(applications::business_no.eq(business_no))
+        .select(ApplicationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn receipt(row: &ApplicationRow, me: &NodeId) -> Result<OfficeReceipt, AppError> {
+    Ok(OfficeReceipt {
+        business_no: BusinessNo::parse(&row.business_no)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        state: Stage::parse(&row.state).ok_or_else(|| AppError::Internal("state".into()))?,
+        office: DivisionCode::parse(&row.division)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        office_node: me.clone(),
+        received_at: row.created_at.and_utc(),
+    })
+}
+
+/// 申请: store the application with sealed parties and emit `submitted`.
+pub fn submit(
+    conn: &mut AnyConnection,
+    ctx: &OfficeCtx<'_>,
+    request: &SubmitApplication,
+    parties: Vec<Party>,
+    entry_node: &NodeId,
+    ticket: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<ApplicationRow, AppError> {
+    if let Some(t) = ticket {
+        if let Some(existing) = by_ticket(conn, t)? {
+            return Ok(existing);
+        }
+    }
+    let office = &ctx.office.division;
+    let today = at.date_naive();
+    let seq = counters::next(
+        conn,
+        office.as_str(),
+        &format!("business_no:{}", today.format("%Y%m%d")),
+    )?;
+    let business_no = BusinessNo::new(office, today, seq as u64)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let proofs = applicant_proofs(&parties);
+    let sealed = ctx
+        .sealer
+        .seal(&Personal::new(parties), business_no.as_str());
+    let location = request.location.clone().unwrap_or_default();
+    let now = at.naive_utc();
+    let row: ApplicationRow = diesel::insert_into(applications::table)
+        .values((
+            applications::division.eq(office.as_str()),
+            applications::business_no.eq(business_no.as_str()),
+            applications::unit_code.eq(request.unit_code.as_str()),
+            applications::kind.eq(request.kind.as_str()),
+            applications::state.eq(Stage::Submitted.as_str()),
+            applications::parties.eq(&sealed),
+            applications::location.eq(&location),
+            applications::entry_node.eq(entry_node.as_str()),
+            applications::ticket.eq(ticket),
+            applications::version.eq(1i64),
+            applications::created_at.eq(now),
+            applications::updated_at.eq(now),
+        ))
+        .returning(applications::all_columns)
+        .get_result(conn)?;
+    let body = progress(&row, Stage::Submitted, vec![], proofs)?;
+    emit(conn, &ctx.emitter(), office, body, at)?;
+    Ok(row)
+}
+
+/// A staff action on an application of `staff_office`. Serialised per application by the
+/// version check: two concurrent actions cannot both apply.
+pub fn act(
+    conn: &mut AnyConnection,
+    ctx: &OfficeCtx<'_>,
+    business_no: &str,
+    request: &ActionRequest,
+    at: DateTime<Utc>,
+) -> Result<ApplicationRow, AppError> {
+    let row = get(conn, business_no)?
+        .filter(|r| r.division == ctx.office.division.as_str())
+        .ok_or_else(|| refused(ErrorCode::NotFound, "未找到该业务号的办件"))?;
+    let from = Stage::parse(&row.state).ok_or_else(|| AppError::Internal("state".into()))?;
+    let clean = |v: &[String]| -> Result<Vec<String>, AppError> {
+        v.iter()
+            .map(|s| {
+                let s = s.trim();
+                if s.is_empty() || s.chars().count() > 500 || s.chars().any(char::is_control) {
+                    Err(refused(
+                        ErrorCode::InvalidField,
+                        "理由和补正材料每项应为1至500字且不含控制字符",
+                    ))
+                } else {
+                    Ok(s.to_owned())
+                }
+            })
+            .collect()
+    };
+    let reasons = clean(&request.reasons)?;
+    let missing = clean(&request.missing)?;
+    let to = transition(from, request.action, &reasons, &missing)
+        .map_err(|e| refused(ErrorCode::InvalidTransition, e.message_zh()))?;
+    let due_date = if request.action == Action::Accept {
+        Some(add_working_days(
+            at.date_naive(),
+            ctx.office.time_limit_days,
+        ))
+    } else {
+        row.due_date
+    };
+    let mut certificate_id = row.certificate_id.clone();
+    let mut cert_record = None;
+    if request.action == Action::Issue {
+        let parties: Personal<Vec<Party>> = ctx
+            .sealer
+            .open(&row.parties, &row.business_no)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let holders: Vec<&Party> = parties
+            .expose()
+            .iter()
+            .filter(|p| p.role == PartyRole::RightHolder)
+            .collect();
+        let holders: Vec<&Party> = if holders.is_empty() {
+            parties.expose().iter().collect()
+        } else {
+            holders
+        };
+        let co_ownership = match holders.len() {
+            1 => "单独所有".to_owned(),
+            _ if holders.iter().all(|p| p.share.is_some()) => "按份共有".to_owned(),
+            _ => "共同共有".to_owned(),
+        };
+        let record = certificates::issue(
+            conn,
+            IssueInput {
+                office: &ctx.office.division,
+                office_name: &ctx.office.name,
+                issuer_node: ctx.me,
+                key: ctx.key,
+                business_no: &BusinessNo::parse(&row.business_no)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                unit_code: &UnitCode::parse(&row.unit_code)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                kind: RegistrationKind::parse(&row.kind)
+                    .ok_or_else(|| AppError::Internal("kind".into()))?,
+                holders: holders.iter().map(|p| p.name.clone()).collect(),
+                co_ownership,
+                location: row.location.clone(),
+                at,
+            },
+        )
+        .map_err(AppError::Internal)?;
+        certificate_id = Some(record.id.to_string());
+        cert_record = Some(record);
+    }
+    let updated = diesel::update(
+        applications::table
+            .filter(applications::id.eq(row.id))
+            .filter(applications::version.eq(row.version)),
+    )
+    .set((
+        applications::state.eq(to.as_str()),
+        applications::due_date.eq(due_date),
+        applications::certificate_id.eq(&certificate_id),
+        applications::version.eq(row.version + 1),
+        applications::updated_at.eq(at.naive_utc()),
+    ))
+    .execute(conn)?;
+    if updated != 1 {
+        return Err(refused(
+            ErrorCode::Conflict,
+            "办件已被他人同时处理，请刷新后重试",
+        ));
+    }
+    let row = get(conn, business_no)?.ok_or_else(|| AppError::Internal("row vanished".into()))?;
+    let mut notes = reasons;
+    notes.extend(missing.into_iter().map(|m| format!("需补正：{m}")));
+    let body = progress(&row, to, notes, vec![])?;
+    let office = ctx.office.division.clone();
+    emit(conn, &ctx.emitter(), &office, body, at)?;
+    if let Some(record) = cert_record {
+        emit(
+            conn,
+            &ctx.emitter(),
+            &office,
+            EventBody::Certificate(record),
+            at,
+        )?;
+    }
+    Ok(row)
+}
+
+/// The staff view: parties masked.
+pub fn view(row: &ApplicationRow, sealer: &Sealer) -> Result<ApplicationView, AppError> {
+    let parties: Personal<Vec<Party>> = sealer
+        .open(&row.parties, &row.business_no)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let internal = |e: String| AppError::Internal(e);
+    Ok(ApplicationView {
+        business_no: BusinessNo::parse(&row.business_no).map_err(|e| internal(e.to_string()))?,
+        office: DivisionCode::parse(&row.division).map_err(|e| internal(e.to_string()))?,
+        unit_code: UnitCode::parse(&row.unit_code).map_err(|e| internal(e.to_string()))?,
+        kind: RegistrationKind::parse(&row.kind).ok_or_else(|| internal("kind".into()))?,
+        state: Stage::parse(&row.state).ok_or_else(|| internal("state".into()))?,
+        parties: parties
+            .expose()
+            .iter()
+            .map(|p| PartyView {
+                name: mask_name(&p.name),
+                id_type: p.id_type,
+                id_number: mask_id(&p.id_number),
+                role: p.role,
+            })
+            .collect(),
+        due_date: row.due_date,
+        certificate_id: row
+            .certificate_id
+            .as_deref()
+            .and_then(|c| CertificateId::parse(c).ok()),
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}

@@ -1,0 +1,186 @@
+//! E-certificates: issued here (signed with the office's node key) or rolled up from below.
+
+use chrono::{DateTime, Datelike, Utc};
+use diesel::prelude::*;
+use federation::crypto::{SigningKey, b64};
+use schemas::api::{CertificateContent, CertificateStatus};
+use schemas::divisions::Divisions;
+use schemas::envelope::CertificateRecord;
+use schemas::ids::{
+    BusinessNo, CertificateId, CertificateKind, CertificateNumber, DivisionCode, NodeId,
+    PROPERTY_CERTIFICATE_TYPE, REGISTRATION_PROOF_TYPE, UnitCode,
+};
+use schemas::registration::RegistrationKind;
+
+use crate::db::schema::certificates;
+use crate::db::{AnyConnection, counters};
+use crate::with_inner;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = certificates)]
+pub struct CertificateRow {
+    pub id: String,
+    pub division: String,
+    pub number: String,
+    pub business_no: String,
+    pub issuer_node: String,
+    pub key_id: String,
+    pub content: String,
+    pub signature: String,
+    pub status: String,
+    pub status_reason: String,
+    pub issued_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+pub fn status_name(s: CertificateStatus) -> &'static str {
+    match s {
+        CertificateStatus::Valid => "valid",
+        CertificateStatus::Superseded => "superseded",
+        CertificateStatus::Void => "void",
+    }
+}
+
+pub fn parse_status(s: &str) -> CertificateStatus {
+    match s {
+        "superseded" => CertificateStatus::Superseded,
+        "void" => CertificateStatus::Void,
+        _ => CertificateStatus::Valid,
+    }
+}
+
+pub fn insert_record(conn: &mut AnyConnection, c: &CertificateRecord) -> QueryResult<usize> {
+    with_inner!(conn, |x| diesel::insert_into(certificates::table)
+        .values((
+            certificates::id.eq(c.id.as_str()),
+            certificates::division.eq(c.issuer.as_str()),
+            certificates::number.eq(&c.number),
+            certificates::business_no.eq(c.business_no.as_str()),
+            certificates::issuer_node.eq(c.issuer_node.as_str()),
+            certificates::key_id.eq(&c.key_id),
+            certificates::content.eq(&c.content),
+            certificates::signature.eq(&c.signature),
+            certificates::status.eq("valid"),
+            certificates::status_reason.eq(""),
+            certificates::issued_at.eq(c.issued_at.naive_utc()),
+            certificates::updated_at.eq(super::now()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(x))
+}
+
+pub fn set_status(
+    conn: &mut AnyConnection,
+    id: &str,
+    status: CertificateStatus,
+    reason: &str,
+) -> QueryResult<usize> {
+    diesel::update(certificates::table.filter(certificates::id.eq(id)))
+        .set((
+            certificates::status.eq(status_name(status)),
+            certificates::status_reason.eq(reason),
+            certificates::updated_at.eq(super::now()),
+        ))
+        .execute(conn)
+}
+
+pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<CertificateRow>> {
+    certificates::table
+        .filter(certificates::id.eq(id))
+        .select(CertificateRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn ids_for_business(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Vec<String>> {
+    certificates::table
+        .filter(certificates::business_no.eq(business_no))
+        .order(certificates::issued_at.asc())
+        .select(certificates::id)
+        .load(conn)
+}
+
+/// What the office knows when it issues.
+pub struct IssueInput<'a> {
+    pub office: &'a DivisionCode,
+    pub office_name: &'a str,
+    pub issuer_node: &'a NodeId,
+    pub key: &'a SigningKey,
+    pub business_no: &'a BusinessNo,
+    pub unit_code: &'a UnitCode,
+    pub kind: RegistrationKind,
+    pub holders: Vec<String>,
+    pub co_ownership: String,
+    pub location: String,
+    pub at: DateTime<Utc>,
+}
+
+/// 发证: number the certificate (per office and year, gap-free), build its content, sign it,
+/// store it. Runs inside the caller's transaction.
+pub fn issue(conn: &mut AnyConnection, input: IssueInput<'_>) -> Result<CertificateRecord, String> {
+    let year = input.at.year();
+    let property = input.kind.issues_property_certificate();
+    let (kind, type_code, title, counter) = if property {
+        (
+            CertificateKind::PropertyRight,
+            PROPERTY_CERTIFICATE_TYPE,
+            "不动产权证书",
+            format!("cert_no:{year}:right"),
+        )
+    } else {
+        (
+            CertificateKind::RegistrationProof,
+            REGISTRATION_PROOF_TYPE,
+            "不动产登记证明",
+            format!("cert_no:{year}:proof"),
+        )
+    };
+    let divisions = Divisions::builtin();
+    let abbr = divisions
+        .province_abbr(input.office)
+        .ok_or_else(|| format!("no province abbreviation for {}", input.office))?;
+    let place = divisions
+        .city_name_for_certificate(input.office)
+        .ok_or_else(|| format!("no place name for {}", input.office))?;
+    let seq = counters::next(conn, input.office.as_str(), &counter).map_err(|e| e.to_string())?;
+    let abbr = abbr
+        .chars()
+        .next()
+        .ok_or_else(|| "empty province abbreviation".to_owned())?;
+    let number = CertificateNumber::new(abbr, year as u16, &place, kind, seq as u32)
+        .map_err(|e| e.to_string())?;
+    let serial_no = counters::next(conn, input.office.as_str(), "certificate_serial")
+        .map_err(|e| e.to_string())?;
+    let serial = format!("{year}{serial_no:08}");
+    let id = CertificateId::new(type_code, input.office.as_str(), &serial, 1)
+        .map_err(|e| e.to_string())?;
+    let content = CertificateContent {
+        title: title.to_owned(),
+        type_code: type_code.to_owned(),
+        id: id.clone(),
+        number: number.to_string(),
+        business_no: input.business_no.clone(),
+        holders: input.holders,
+        co_ownership: input.co_ownership,
+        location: input.location,
+        unit_code: input.unit_code.clone(),
+        registration_kind: input.kind.label_zh().to_owned(),
+        issuer_name: input.office_name.to_owned(),
+        issuer_division: input.office.clone(),
+        issued_on: input.at.date_naive(),
+    };
+    let text = serde_json::to_string(&content).map_err(|e| e.to_string())?;
+    let record = CertificateRecord {
+        id,
+        number: number.to_string(),
+        business_no: input.business_no.clone(),
+        issuer: input.office.clone(),
+        issuer_node: input.issuer_node.clone(),
+        key_id: input.key.key_id(),
+        signature: b64(&input.key.sign(text.as_bytes())),
+        content: text,
+        issued_at: input.at,
+    };
+    insert_record(conn, &record).map_err(|e| e.to_string())?;
+    Ok(record)
+}

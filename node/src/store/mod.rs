@@ -1,0 +1,17 @@
+//! Database rows and the transactions that change them. Handlers call these; these call the
+//! pure rules in `domain`.
+
+pub mod applications;
+pub mod certificates;
+pub mod events;
+pub mod inbox;
+pub mod outbox;
+pub mod staff;
+pub mod tickets;
+
+use chrono::{NaiveDateTime, Utc};
+
+/// The clock as stored: UTC without zone (TIMESTAMP on both backends).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}

@@ -1,0 +1,145 @@
+//! The outbox as the delivery workers see it.
+
+use diesel::prelude::*;
+use federation::delivery::{OutboxItem, OutboxStore};
+use schemas::api::ApplicationAnswer;
+use schemas::envelope::ForwardedApplication;
+use schemas::ids::NodeId;
+
+use crate::db::Db;
+use crate::db::schema::{outbox, tickets};
+use crate::personal::{Personal, Sealer};
+
+pub struct DbOutbox {
+    pub db: Db,
+    /// Queued applications hold personal data: their payload is sealed.
+    pub sealer: Sealer,
+}
+
+/// The associated data binding a sealed outbox payload to its row's purpose.
+pub const APPLICATION_CONTEXT: &str = "outbox:application";
+
+impl DbOutbox {
+    fn parse_item(&self, id: i64, kind: &str, payload: &str) -> Result<OutboxItem, String> {
+        let err = |e: serde_json::Error| format!("outbox row {id}: {e}");
+        Ok(match kind {
+            "local" => OutboxItem::Local {
+                id,
+                event: serde_json::from_str(payload).map_err(err)?,
+            },
+            "forward" => OutboxItem::Forward {
+                id,
+                batch: serde_json::from_str(payload).map_err(err)?,
+            },
+            "application" => {
+                let app: Personal<ForwardedApplication> = self
+                    .sealer
+                    .open(payload, APPLICATION_CONTEXT)
+                    .map_err(|e| format!("outbox row {id}: {e}"))?;
+                OutboxItem::Application {
+                    id,
+                    application: app.expose().clone(),
+                }
+            }
+            other => return Err(format!("outbox row {id}: unknown kind {other}")),
+        })
+    }
+}
+
+/// Queue an application for a child that could not be reached (inside the caller's transaction).
+pub fn queue_application(
+    conn: &mut crate::db::AnyConnection,
+    sealer: &Sealer,
+    peer: &NodeId,
+    division: &str,
+    application: &ForwardedApplication,
+) -> QueryResult<()> {
+    let sealed = sealer.seal(&Personal::new(application.clone()), APPLICATION_CONTEXT);
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::peer.eq(peer.as_str()),
+            outbox::division.eq(division),
+            outbox::kind.eq("application"),
+            outbox::payload.eq(&sealed),
+            outbox::created_at.eq(super::now()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+impl OutboxStore for DbOutbox {
+    fn pending(&self, peer: &NodeId, limit: usize) -> Result<Vec<OutboxItem>, String> {
+        let mut conn = self.db.conn().map_err(|e| e.to_string())?;
+        let rows: Vec<(i64, String, String)> = outbox::table
+            .filter(outbox::peer.eq(peer.as_str()))
+            .filter(outbox::delivered_at.is_null())
+            .order(outbox::id.asc())
+            .limit(limit as i64)
+            .select((outbox::id, outbox::kind, outbox::payload))
+            .load(&mut conn)
+            .map_err(|e| e.to_string())?;
+        rows.iter()
+            .map(|(id, kind, payload)| self.parse_item(*id, kind, payload))
+            .collect()
+    }
+
+    fn delivered(&self, peer: &NodeId, ids: &[i64]) -> Result<(), String> {
+        self.db
+            .write(|conn| {
+                diesel::update(
+                    outbox::table
+                        .filter(outbox::peer.eq(peer.as_str()))
+                        .filter(outbox::id.eq_any(ids)),
+                )
+                .set(outbox::delivered_at.eq(Some(super::now())))
+                .execute(conn)
+                .map_err(crate::db::DbError::from)
+            })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn application_answered(
+        &self,
+        _id: i64,
+        application: &ForwardedApplication,
+        answer: Result<&ApplicationAnswer, &str>,
+    ) -> Result<(), String> {
+        let Some(ticket) = &application.ticket else {
+            return Ok(());
+        };
+        let text = match answer {
+            Ok(a) => serde_json::to_string(a).map_err(|e| e.to_string())?,
+            Err(refusal) => {
+                tracing::error!(
+                    ticket,
+                    refusal,
+                    "a queued application was refused by the office"
+                );
+                serde_json::json!({ "refused": refusal }).to_string()
+            }
+        };
+        self.db
+            .write(|conn| {
+                diesel::update(tickets::table.filter(tickets::ticket.eq(ticket)))
+                    .set((
+                        tickets::delivered_at.eq(Some(super::now())),
+                        tickets::answer.eq(Some(text)),
+                    ))
+                    .execute(conn)
+                    .map_err(crate::db::DbError::from)
+            })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Undelivered rows per peer (for health and tests).
+pub fn backlog(db: &Db, peer: &str) -> Result<i64, crate::db::DbError> {
+    let mut conn = db.conn()?;
+    Ok(outbox::table
+        .filter(outbox::peer.eq(peer))
+        .filter(outbox::delivered_at.is_null())
+        .count()
+        .get_result(&mut conn)?)
+}

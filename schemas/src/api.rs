@@ -1,0 +1,269 @@
+//! Public API types (`/api/v1/…`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::{BusinessNo, CertificateId, DivisionCode, IdType, NodeId, UnitCode};
+use crate::registration::{Action, PartyRole, RegistrationKind, Stage};
+
+/// Which level a node serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    National,
+    Province,
+    County,
+}
+
+/// How an upper node links a child (guideline 三.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NavigationMode {
+    /// 接口导航: the upper node forwards the application by API.
+    Interface,
+    /// 链接导航: the upper node redirects the applicant with a signed token.
+    Link,
+}
+
+/// `GET /api/v1/node`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NodeInfo {
+    pub node_id: NodeId,
+    pub mode: Mode,
+    pub division: DivisionCode,
+    /// Offices (tenants) hosted by this node.
+    pub offices: Vec<DivisionCode>,
+    pub parent: Option<PeerInfo>,
+    pub children: Vec<PeerInfo>,
+    pub key_id: String,
+    /// SM2 public key, SPKI PEM.
+    pub public_key_pem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PeerInfo {
+    pub node_id: NodeId,
+    pub division: DivisionCode,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub navigation: Option<NavigationMode>,
+}
+
+/// One party on an application. Personal fields are encrypted at rest and masked in answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantInput {
+    pub name: String,
+    /// 证件种类; each is checked by its own rule.
+    pub id_type: IdType,
+    pub id_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub role: PartyRole,
+    /// Share of ownership for 按份共有, as a decimal string (e.g. "0.5").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+}
+
+/// `POST /api/v1/applications`: an online application (一窗办事).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitApplication {
+    pub unit_code: UnitCode,
+    pub kind: RegistrationKind,
+    pub applicants: Vec<ApplicantInput>,
+    /// The office the applicant chose; defaults to the unit code's division.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division: Option<DivisionCode>,
+    /// 坐落 as the applicant states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// The immediate answer to an application, wherever it was submitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ApplicationAnswer {
+    /// The competent office took it: its business number and the state the application is in.
+    Received(OfficeReceipt),
+    /// The office could not be reached; the upper node holds the application durably and will
+    /// deliver it. Ask `GET /api/v1/tickets/{ticket}` for the business number later.
+    Queued(QueuedReceipt),
+    /// Link navigation: continue at the office's portal.
+    Navigate(NavigateAnswer),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OfficeReceipt {
+    pub business_no: BusinessNo,
+    pub state: Stage,
+    pub office: DivisionCode,
+    pub office_node: NodeId,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueuedReceipt {
+    pub ticket: String,
+    pub office: DivisionCode,
+    /// The node that holds the application.
+    pub queued_at_node: NodeId,
+    pub queued_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NavigateAnswer {
+    /// The office portal URL, with a short-lived single-use token signed by the upper node.
+    pub navigate_to: String,
+    pub office: DivisionCode,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `GET /api/v1/tickets/{ticket}` at the node that queued an application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TicketView {
+    pub ticket: String,
+    pub office: DivisionCode,
+    /// `queued` until delivered; then the office's answer.
+    pub delivered: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<ApplicationAnswer>,
+    /// Set when the office refused the delivered application (its reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// `POST /api/v1/applications/{business_no}/actions` (staff).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: Action,
+    /// Reasons (不予受理, 不予登记) in words.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// For 补正 / 不予受理: everything missing, listed at once (一次性告知).
+    #[serde(default)]
+    pub missing: Vec<String>,
+}
+
+/// `POST /api/v1/staff/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LoginAnswer {
+    /// Bearer token for `Authorization: Bearer …`.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub office: DivisionCode,
+}
+
+/// A party as shown in answers: personal fields masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PartyView {
+    pub name: String,
+    pub id_type: IdType,
+    pub id_number: String,
+    pub role: PartyRole,
+}
+
+/// One application at its office (staff view).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationView {
+    pub business_no: BusinessNo,
+    pub office: DivisionCode,
+    pub unit_code: UnitCode,
+    pub kind: RegistrationKind,
+    pub state: Stage,
+    pub parties: Vec<PartyView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_id: Option<CertificateId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Progress of a business number, at any level (`GET /api/v1/progress/{business_no}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProgressView {
+    pub business_no: BusinessNo,
+    pub office: DivisionCode,
+    pub kind: RegistrationKind,
+    pub state: Stage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    pub steps: Vec<ProgressStep>,
+    pub certificate_ids: Vec<CertificateId>,
+    /// The node answering.
+    pub answered_by: NodeId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProgressStep {
+    pub seq: u64,
+    pub stage: Stage,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The signed content of an e-certificate (照面信息 and 电子证照 metadata).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateContent {
+    /// 证照名称: 不动产权证书 or 不动产登记证明
+    pub title: String,
+    /// 证照类型代码 (GB/T 36904, 21 chars)
+    pub type_code: String,
+    /// 电子证照标识
+    pub id: CertificateId,
+    /// 证书号
+    pub number: String,
+    pub business_no: BusinessNo,
+    /// 权利人 (as printed on the certificate)
+    pub holders: Vec<String>,
+    /// 共有情况
+    pub co_ownership: String,
+    /// 坐落
+    pub location: String,
+    /// 不动产单元号
+    pub unit_code: UnitCode,
+    /// 登记类型
+    pub registration_kind: String,
+    /// 颁发机构
+    pub issuer_name: String,
+    pub issuer_division: DivisionCode,
+    /// 颁发日期
+    pub issued_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateStatus {
+    Valid,
+    Superseded,
+    Void,
+}
+
+/// `GET /api/v1/certificates/{id}/verify`: the answer a bank or a court reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CertificateVerification {
+    pub id: CertificateId,
+    /// True only when the signature checks against the issuer's known key and the status is valid.
+    pub valid: bool,
+    pub signature_valid: bool,
+    pub status: CertificateStatus,
+    pub reason: String,
+    pub number: String,
+    pub business_no: BusinessNo,
+    pub issuer: DivisionCode,
+    pub key_id: String,
+    pub issued_at: DateTime<Utc>,
+    pub answered_by: NodeId,
+}

@@ -1,0 +1,128 @@
+//! The closed list of machine-readable error codes every bdc-node answers with.
+//!
+//! Every refusal on the wire is `{"error": "<code>", "message": "<中文说明>"}` with a 4xx (or 5xx for
+//! faults on our side). The codes are stable: clients match on them, people read the message.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine code (snake_case), one of [`ErrorCode`].
+    pub error: ErrorCode,
+    /// Explanation for people, in Chinese.
+    pub message: String,
+}
+
+macro_rules! error_codes {
+    ($( $variant:ident = $status:literal, $zh:literal; )*) => {
+        /// Stable error codes. Adding one is a wire change; renaming one is a breaking change.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode { $( $variant, )* }
+
+        impl ErrorCode {
+            /// Every code, for documentation and tests.
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant, )* ];
+
+            /// The HTTP status this code is answered with.
+            pub fn http_status(self) -> u16 {
+                match self { $( ErrorCode::$variant => $status, )* }
+            }
+
+            /// Default explanation in Chinese (an answer may give a more specific one).
+            pub fn message_zh(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $zh, )* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidRequest = 400, "请求格式错误，无法解析";
+    InvalidDivisionCode = 400, "行政区划代码格式错误（应为6位数字，GB/T 2260）";
+    UnknownDivision = 400, "行政区划代码不存在（GB/T 2260）";
+    InvalidUnitCode = 400, "不动产单元代码不符合 GB/T 37346 结构";
+    InvalidIdNumber = 400, "公民身份号码无效（GB 11643）";
+    InvalidCreditCode = 400, "统一社会信用代码无效（GB 32100）";
+    InvalidIdDocument = 400, "证件号码与证件种类不符";
+    InvalidBusinessNo = 400, "业务号格式错误";
+    InvalidCertificateId = 400, "电子证照标识无效（GB/T 36904）";
+    InvalidCertificateNumber = 400, "不动产权证书号格式错误";
+    InvalidNodeId = 400, "节点标识格式错误";
+    InvalidField = 400, "字段取值无效";
+    MissingApplicant = 400, "申请至少需要一名申请人";
+    NotThisOffice = 400, "该不动产不属于本登记机构管辖";
+    NoRoute = 404, "找不到负责该行政区划的登记机构";
+    NotFound = 404, "未找到";
+    Unauthorized = 401, "未登录或登录已失效";
+    BadCredentials = 401, "用户名或密码错误";
+    Forbidden = 403, "无权执行此操作";
+    InvalidTransition = 409, "当前环节不允许此操作";
+    Conflict = 409, "操作冲突，请刷新后重试";
+    UnknownSender = 401, "发送方不是已配置的对等节点";
+    BadSignature = 401, "SM2 签名验证失败";
+    UnknownKey = 401, "签名密钥未知";
+    MalformedEnvelope = 400, "报文格式错误";
+    UnsupportedVersion = 400, "不支持的报文版本";
+    WrongRecipient = 400, "报文接收方不是本节点";
+    StaleEnvelope = 400, "报文发送时间超出允许偏差";
+    ReplayedEnvelope = 409, "报文已接收过（重放）";
+    OriginNotAllowed = 403, "事件来源不在发送节点的下级范围内";
+    TokenInvalid = 401, "导航令牌无效或被篡改";
+    TokenExpired = 401, "导航令牌已过期";
+    TokenReplayed = 409, "导航令牌已被使用";
+    PayloadTooLarge = 413, "请求体过大";
+    UpstreamUnavailable = 503, "下级节点暂时无法访问";
+    Internal = 500, "系统内部错误，请稍后重试";
+}
+
+impl ErrorCode {
+    /// The snake_case wire name.
+    pub fn as_str(self) -> String {
+        // Serializing a unit variant to a JSON string cannot fail.
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
+impl ErrorBody {
+    pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error,
+            message: message.into(),
+        }
+    }
+    pub fn of(error: ErrorCode) -> Self {
+        Self::new(error, error.message_zh())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_and_statuses_are_errors() {
+        for code in ErrorCode::ALL {
+            let name = code.as_str();
+            assert!(!name.is_empty());
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name}"
+            );
+            assert!(code.http_status() >= 400);
+            assert!(!code.message_zh().is_empty());
+        }
+        assert_eq!(ErrorCode::ReplayedEnvelope.as_str(), "replayed_envelope");
+    }
+}

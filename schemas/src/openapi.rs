@@ -1,0 +1,175 @@
+//! The OpenAPI document, generated from the wire types. `schemas/openapi.json` is the committed
+//! copy; `tests::committed_openapi_is_current` fails when it is stale (regenerate with
+//! `BDC_UPDATE_OPENAPI=1 cargo test -p bdc-schemas openapi`).
+//!
+//! The functions below carry no code: they only describe the routes for the document.
+#![allow(dead_code)]
+
+use utoipa::OpenApi;
+
+use crate::api::*;
+use crate::envelope::*;
+use crate::error::{ErrorBody, ErrorCode};
+use crate::registration::*;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "bdc-node",
+        description = "互联网+不动产登记 node: public API (/api/v1) and node-to-node protocol (/federation/v1). Every refusal is {\"error\": code, \"message\": 中文说明}.",
+        version = "1"
+    ),
+    paths(
+        healthz,
+        node_info,
+        submit_application,
+        get_ticket,
+        staff_login,
+        get_application,
+        act_on_application,
+        get_progress,
+        verify_certificate,
+        certificate_signed_data,
+        certificate_signature,
+        certificate_issuer_key,
+        navigate,
+        post_envelope,
+        post_application_envelope
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorCode,
+        Mode,
+        NavigationMode,
+        NodeInfo,
+        PeerInfo,
+        ApplicantInput,
+        SubmitApplication,
+        ApplicationAnswer,
+        OfficeReceipt,
+        QueuedReceipt,
+        NavigateAnswer,
+        TicketView,
+        ActionRequest,
+        LoginRequest,
+        LoginAnswer,
+        PartyView,
+        ApplicationView,
+        ProgressView,
+        ProgressStep,
+        CertificateContent,
+        CertificateStatus,
+        CertificateVerification,
+        RegistrationKind,
+        Stage,
+        Action,
+        PartyRole,
+        Envelope,
+        EnvelopeBody,
+        OriginBatch,
+        Event,
+        EventBody,
+        ProgressEvent,
+        CertificateRecord,
+        CertificateStatusEvent,
+        Enrolment,
+        ForwardedApplication,
+        DeliveryReceipt,
+        ApplicationReceipt
+    ))
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the node can serve")))]
+fn healthz() {}
+
+#[utoipa::path(get, path = "/api/v1/node", responses((status = 200, body = NodeInfo)))]
+fn node_info() {}
+
+#[utoipa::path(post, path = "/api/v1/applications", request_body = SubmitApplication,
+    responses(
+        (status = 200, body = ApplicationAnswer, description = "received by the office (received), link navigation (navigate)"),
+        (status = 202, body = ApplicationAnswer, description = "queued at an upper node"),
+        (status = 303, description = "a browser form post under link navigation is redirected to navigate_to"),
+        (status = 400, body = ErrorBody)))]
+fn submit_application() {}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{ticket}", params(("ticket" = String, Path,)),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
+fn get_ticket() {}
+
+#[utoipa::path(post, path = "/api/v1/staff/login", request_body = LoginRequest,
+    responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody)))]
+fn staff_login() {}
+
+#[utoipa::path(get, path = "/api/v1/applications/{business_no}", params(("business_no" = String, Path,)),
+    security(("bearer" = [])),
+    responses((status = 200, body = ApplicationView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+fn get_application() {}
+
+#[utoipa::path(post, path = "/api/v1/applications/{business_no}/actions", params(("business_no" = String, Path,)),
+    request_body = ActionRequest, security(("bearer" = [])),
+    responses((status = 200, body = ApplicationView), (status = 409, body = ErrorBody)))]
+fn act_on_application() {}
+
+#[utoipa::path(get, path = "/api/v1/progress/{business_no}",
+    params(("business_no" = String, Path,), ("name" = String, Query, description = "申请人姓名"),
+           ("id_number" = String, Query, description = "申请人证件号码")),
+    responses((status = 200, body = ProgressView), (status = 404, body = ErrorBody)))]
+fn get_progress() {}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/verify", params(("id" = String, Path,)),
+    responses((status = 200, body = CertificateVerification), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+fn verify_certificate() {}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/signed-data", params(("id" = String, Path,)),
+    responses((status = 200, content_type = "application/json", description = "the exact signed bytes")))]
+fn certificate_signed_data() {}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/signature.der", params(("id" = String, Path,)),
+    responses((status = 200, content_type = "application/octet-stream", description = "DER SM2 signature")))]
+fn certificate_signature() {}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/issuer-key.pem", params(("id" = String, Path,)),
+    responses((status = 200, content_type = "application/x-pem-file", description = "issuer SPKI PEM")))]
+fn certificate_issuer_key() {}
+
+#[utoipa::path(get, path = "/navigate", params(("token" = String, Query,)),
+    responses((status = 200, description = "the office portal, prefilled"), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+fn navigate() {}
+
+#[utoipa::path(post, path = "/federation/v1/envelopes", request_body = Envelope,
+    responses((status = 200, body = DeliveryReceipt, description = "signed in x-bdc-* headers"),
+              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+fn post_envelope() {}
+
+#[utoipa::path(post, path = "/federation/v1/applications", request_body = Envelope,
+    responses((status = 200, body = ApplicationReceipt, description = "signed in x-bdc-* headers"),
+              (status = 401, body = ErrorBody)))]
+fn post_application_envelope() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_openapi_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        let generated = openapi_json();
+        if std::env::var_os("BDC_UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &generated).expect("write openapi.json");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "schemas/openapi.json is stale: run BDC_UPDATE_OPENAPI=1 cargo test -p bdc-schemas openapi"
+        );
+        assert!(generated.contains("/federation/v1/envelopes"));
+        assert!(generated.contains("replayed_envelope"));
+    }
+}
