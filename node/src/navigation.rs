@@ -198,9 +198,9 @@ async fn forward(
                 answer.clone(),
             );
             blocking(move || {
-                Ok(state2.db.write(|conn| {
+                state2.db.write(|conn| {
                     store::tickets::create(conn, &t, &d, Some(&a)).map_err(ApiError::from)
-                })?)
+                })
             })
             .await?;
             let status = if matches!(answer, ApplicationAnswer::Queued(_)) {

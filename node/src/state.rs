@@ -76,10 +76,13 @@ impl AppState {
 
 impl KeyRing for AppState {
     fn find(&self, key_id: &str) -> Option<KnownKey> {
-        if let Ok(cache) = self.key_cache.read() {
-            if let Some(k) = cache.get(key_id) {
-                return Some(k.clone());
-            }
+        if let Some(k) = self
+            .key_cache
+            .read()
+            .ok()
+            .and_then(|c| c.get(key_id).cloned())
+        {
+            return Some(k);
         }
         let mut conn = self.db.conn().ok()?;
         let (node_id, division, pem) = crate::store::inbox::known_key(&mut conn, key_id).ok()??;

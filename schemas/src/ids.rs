@@ -1570,7 +1570,7 @@ mod tests {
             ("320802001009GC00001F00010001", "集体土地"), // C only with J
             ("320802001009GD00001F00010001", "不能组合"), // DF not allowed
             ("320802001009JN00001F00010001", "不能组合"), // NF not allowed
-            ("320802001009GY00001W00000000", "不能组合"), // Y has no allowed combination
+            ("320802001009GY00001F00010001", "不能组合"), // no fixture on Y land
             ("320684413219GB00029F0001000２", "只能包含"),
         ];
         for (s, needle) in bad {

@@ -120,13 +120,13 @@ impl Db {
                 })?;
             }
             Backend::Sqlite => {
-                if let Some(dir) = std::path::Path::new(&target).parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir).map_err(|e| DbError::Open {
-                            url: redact(url),
-                            cause: e.to_string(),
-                        })?;
-                    }
+                if let Some(dir) = std::path::Path::new(&target).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| DbError::Open {
+                        url: redact(url),
+                        cause: e.to_string(),
+                    })?;
                 }
                 SqliteConnection::establish(&target).map_err(|e| DbError::Open {
                     url: redact(url),

@@ -142,10 +142,10 @@ pub fn submit(
     ticket: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<ApplicationRow, AppError> {
-    if let Some(t) = ticket {
-        if let Some(existing) = by_ticket(conn, t)? {
-            return Ok(existing);
-        }
+    if let Some(t) = ticket
+        && let Some(existing) = by_ticket(conn, t)?
+    {
+        return Ok(existing);
     }
     let office = &ctx.office.division;
     let today = at.date_naive();
