@@ -1,0 +1,274 @@
+//! Test support: a whole federation (nation, province, 320102 by interface navigation, 320104 by
+//! link navigation) on 127.0.0.1, each node with its own temp database, driven over HTTP.
+//! When `TEST_PG_URL` is set, county 320102 stores in a fresh PostgreSQL database.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bdc_node::demo::federation_settings;
+use bdc_node::settings::Settings;
+use bdc_node::{Application, RunningNode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "test-password-不动产";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh PostgreSQL database on the server of `TEST_PG_URL`, or None when it is not set.
+pub fn fresh_pg_database() -> Option<String> {
+    use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+    let url = std::env::var("TEST_PG_URL").ok()?;
+    let mut admin = PgConnection::establish(&url)
+        .unwrap_or_else(|e| panic!("TEST_PG_URL is set but unreachable: {e}"));
+    let name = format!("bdc_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .unwrap();
+    let base = url
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(url);
+    Some(format!("{base}/{name}"))
+}
+
+pub struct Federation {
+    pub dir: tempfile::TempDir,
+    pub settings: Vec<Settings>,
+    pub nodes: Vec<Option<RunningNode>>,
+    pub http: reqwest::Client,
+    pub county_on_pg: bool,
+}
+
+pub const NATION: usize = 0;
+pub const PROVINCE: usize = 1;
+pub const XUANWU: usize = 2;
+pub const QINHUAI: usize = 3;
+
+impl Federation {
+    pub async fn start() -> Self {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        if std::env::var_os("TEST_LOG").is_some() {
+            bdc_node::telemetry::init("info", false);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let mut settings = federation_settings(dir.path(), ports).unwrap().to_vec();
+        let mut county_on_pg = false;
+        if let Some(url) = fresh_pg_database() {
+            settings[XUANWU].database.url = url;
+            county_on_pg = true;
+        }
+        for s in &mut settings {
+            s.federation.retry_base_ms = 20;
+            s.federation.retry_cap_ms = 300;
+            s.federation.forward_timeout_ms = 1500;
+        }
+        let mut nodes = Vec::new();
+        for s in &settings {
+            nodes.push(Some(Application::build(s.clone()).await.unwrap().spawn()));
+        }
+        let fed = Self {
+            dir,
+            settings,
+            nodes,
+            http: reqwest::Client::new(),
+            county_on_pg,
+        };
+        bdc_node::demo::add_staff(
+            fed.node(XUANWU),
+            "320102",
+            "xuanwu-clerk",
+            PASSWORD,
+            "玄武区登记员",
+        )
+        .await
+        .unwrap();
+        bdc_node::demo::add_staff(
+            fed.node(QINHUAI),
+            "320104",
+            "qinhuai-clerk",
+            PASSWORD,
+            "秦淮区登记员",
+        )
+        .await
+        .unwrap();
+        fed
+    }
+
+    pub fn node(&self, i: usize) -> &RunningNode {
+        self.nodes[i].as_ref().expect("node is running")
+    }
+
+    pub fn url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.port(i))
+    }
+
+    pub fn port(&self, i: usize) -> u16 {
+        self.settings[i]
+            .http
+            .listen
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.settings[i].data_dir.clone()
+    }
+
+    pub async fn stop(&mut self, i: usize) {
+        if let Some(n) = self.nodes[i].take() {
+            n.stop().await;
+        }
+    }
+
+    /// Restart a stopped node on the port it was first given.
+    pub async fn restart(&mut self, i: usize) {
+        assert!(self.nodes[i].is_none());
+        self.nodes[i] = Some(
+            Application::build(self.settings[i].clone())
+                .await
+                .unwrap()
+                .spawn(),
+        );
+    }
+
+    pub async fn shutdown(mut self) {
+        for i in (0..self.nodes.len()).rev() {
+            self.stop(i).await;
+        }
+    }
+
+    pub async fn post(&self, i: usize, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{}", self.url(i), path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, i: usize, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{}", self.url(i), path))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn login(&self, i: usize, username: &str) -> String {
+        let (status, body) = self
+            .post(
+                i,
+                "/api/v1/staff/login",
+                &json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn act(&self, i: usize, token: &str, business_no: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!(
+                "{}/api/v1/applications/{business_no}/actions",
+                self.url(i)
+            ))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Progress as the public asks for it.
+    pub async fn progress(
+        &self,
+        i: usize,
+        business_no: &str,
+        name: &str,
+        id: &str,
+    ) -> (u16, Value) {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/v1/progress/{business_no}", self.url(i)),
+            &[("name", name), ("id_number", id)],
+        )
+        .unwrap();
+        let r = self.http.get(url).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Rows in a table of a node's database (to prove that nothing was stored).
+    pub fn count(&self, i: usize, table: &str) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let db = &self.node(i).state.db;
+        let mut conn = db.conn().unwrap();
+        let rows: Vec<N> = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+            .load(&mut *conn)
+            .unwrap();
+        rows[0].n
+    }
+}
+
+/// Wait (by polling, with a deadline) until `f` returns Some.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn sample_application(unit_code: &str) -> Value {
+    json!({
+        "unit_code": unit_code,
+        "kind": "transfer",
+        "location": "南京市玄武区北京东路41号3幢203室",
+        "applicants": [
+            {"name": "张三", "id_type": "id_card", "id_number": "110101199003074477", "role": "right_holder", "phone": "13812341234"},
+            {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "obligor"}
+        ]
+    })
+}
+
+pub const XUANWU_UNIT: &str = "320102003001GB00012F00010203";
+pub const QINHUAI_UNIT: &str = "320104001002GB00031F00020101";
+
+pub fn key_path(dir: &Path) -> PathBuf {
+    dir.join("keys/node.key.pem")
+}
