@@ -47,6 +47,30 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Staff accounts of the offices this node hosts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create an account, or reset its password. The password is read from a file (or stdin
+    /// with `-`) so that it never appears in the shell history or the process list.
+    Add {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Division code of the office (one of the node's [[offices]]).
+        #[arg(long)]
+        office: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_file: PathBuf,
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,6 +108,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let settings = Settings::load(config.as_deref())?;
             print!("{}", toml::to_string_pretty(&settings)?);
+            Ok(())
+        }
+        Command::Staff {
+            command:
+                StaffCommand::Add {
+                    config,
+                    office,
+                    username,
+                    password_file,
+                    display_name,
+                },
+        } => {
+            let settings = Settings::load(config.as_deref())?;
+            let office = schemas::ids::DivisionCode::parse(&office)?;
+            if !settings.offices.iter().any(|o| o.division == office) {
+                anyhow::bail!(
+                    "office {office} is not hosted by this node (see [[offices]] in the settings)"
+                );
+            }
+            let valid_name = !username.is_empty()
+                && username.len() <= 64
+                && username
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+            if !valid_name {
+                anyhow::bail!("username must be 1-64 characters of a-z, 0-9, '-', '_', '.'");
+            }
+            let password = if password_file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_line(&mut s)?;
+                s
+            } else {
+                std::fs::read_to_string(&password_file)?
+            };
+            let password = password.trim_end_matches(['\n', '\r']);
+            if password.chars().count() < 12 {
+                anyhow::bail!("the password must have at least 12 characters");
+            }
+            let db = bdc_node::db::Db::open(&settings.database_url(), 1)?;
+            let name = if display_name.is_empty() {
+                username.clone()
+            } else {
+                display_name
+            };
+            db.write(|conn| {
+                bdc_node::store::staff::upsert(conn, office.as_str(), &username, password, &name)
+                    .map_err(anyhow::Error::msg)
+            })?;
+            println!("staff account {username} of office {office} is ready");
             Ok(())
         }
         Command::Keygen { out, name } => {

@@ -1,0 +1,324 @@
+//! One storage suite, run on SQLite and — when `TEST_PG_URL` is set, as CI sets it — on a fresh
+//! PostgreSQL database per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use bdc_node::db::{Backend, Db, counters};
+use bdc_node::personal::Sealer;
+use bdc_node::settings::OfficeSettings;
+use bdc_node::store;
+use bdc_node::store::applications::OfficeCtx;
+use chrono::Utc;
+use federation::crypto::{SigningKey, Sm4Key};
+use federation::delivery::OutboxStore;
+use schemas::api::{ActionRequest, ApplicantInput, SubmitApplication};
+use schemas::ids::{DivisionCode, IdType, NodeId, UnitCode};
+use schemas::registration::{Action, PartyRole, RegistrationKind};
+
+fn fresh_pg() -> Option<String> {
+    use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+    let url = std::env::var("TEST_PG_URL").ok()?;
+    let mut admin = PgConnection::establish(&url)
+        .unwrap_or_else(|e| panic!("TEST_PG_URL is set but unreachable: {e}"));
+    let name = format!("bdc_store_{}", ulid::Ulid::new().to_string().to_lowercase());
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .unwrap();
+    let base = url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+/// Every backend available: SQLite always, PostgreSQL when configured.
+fn backends() -> Vec<(Db, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Db::open(
+        &format!("sqlite://{}", dir.path().join("t.db").display()),
+        8,
+    )
+    .unwrap();
+    assert_eq!(sqlite.backend(), Backend::Sqlite);
+    let mut all = vec![(sqlite, Some(dir))];
+    match fresh_pg() {
+        Some(url) => {
+            let pg = Db::open(&url, 8).unwrap();
+            assert_eq!(pg.backend(), Backend::Postgres);
+            all.push((pg, None));
+        }
+        None => eprintln!("TEST_PG_URL not set: PostgreSQL variant skipped"),
+    }
+    all
+}
+
+#[test]
+fn counters_are_gap_free_under_concurrency() {
+    for (db, _dir) in backends() {
+        let db = Arc::new(db);
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let db = Arc::clone(&db);
+                std::thread::spawn(move || {
+                    (0..25)
+                        .map(|_| {
+                            db.write(|c| {
+                                counters::next(c, "320102", "cert_no:2026:right")
+                                    .map_err(bdc_node::db::DbError::from)
+                            })
+                            .unwrap()
+                        })
+                        .collect::<Vec<i64>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<i64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (1..=400).collect::<Vec<i64>>(), "{:?}", db.backend());
+    }
+}
+
+#[test]
+fn a_failed_transaction_leaves_no_gap() {
+    for (db, _dir) in backends() {
+        db.write(|c| counters::next(c, "320102", "x").map_err(bdc_node::db::DbError::from))
+            .unwrap();
+        let failed: Result<(), bdc_node::db::DbError> = db.write(|c| {
+            counters::next(c, "320102", "x")?;
+            Err(diesel::result::Error::RollbackTransaction.into())
+        });
+        assert!(failed.is_err());
+        let next = db
+            .write(|c| counters::next(c, "320102", "x").map_err(bdc_node::db::DbError::from))
+            .unwrap();
+        assert_eq!(next, 2, "{:?}", db.backend());
+    }
+}
+
+fn office() -> OfficeSettings {
+    OfficeSettings {
+        division: DivisionCode::parse("320102").unwrap(),
+        name: "南京市玄武区不动产登记中心".into(),
+        time_limit_days: 30,
+    }
+}
+
+fn application() -> SubmitApplication {
+    SubmitApplication {
+        unit_code: UnitCode::parse("320102003001GB00012F00010203").unwrap(),
+        kind: RegistrationKind::First,
+        applicants: vec![ApplicantInput {
+            name: "张三".into(),
+            id_type: IdType::IdCard,
+            id_number: "110101199003074477".into(),
+            phone: Some("13812341234".into()),
+            role: PartyRole::RightHolder,
+            share: None,
+        }],
+        division: None,
+        location: Some("南京市玄武区北京东路41号".into()),
+    }
+}
+
+#[test]
+fn the_registration_flow_commits_row_event_and_outbox_together() {
+    for (db, _dir) in backends() {
+        let key = SigningKey::generate();
+        let sealer = Sealer::new(Sm4Key::generate());
+        let office = office();
+        let me = NodeId::parse("nj-xuanwu").unwrap();
+        let parent = NodeId::parse("js-province").unwrap();
+        let ctx = OfficeCtx {
+            me: &me,
+            parent: Some(&parent),
+            key: &key,
+            sealer: &sealer,
+            office: &office,
+        };
+        let request = application();
+        let parties = bdc_node::domain::parties::check_parties(&request.applicants).unwrap();
+        let row = db
+            .write(|c| {
+                store::applications::submit(
+                    c,
+                    &ctx,
+                    &request,
+                    parties.clone(),
+                    &me,
+                    Some("01JTICKET00000000000000000"),
+                    Utc::now(),
+                )
+            })
+            .unwrap();
+        assert!(row.business_no.starts_with("320102"));
+        // Personal data is sealed in the row.
+        assert!(!row.parties.contains("110101199003074477") && !row.parties.contains("张三"));
+        // The same ticket again (a retried forward) finds the same application.
+        let again = db
+            .write(|c| {
+                store::applications::submit(
+                    c,
+                    &ctx,
+                    &request,
+                    parties.clone(),
+                    &me,
+                    Some("01JTICKET00000000000000000"),
+                    Utc::now(),
+                )
+            })
+            .unwrap();
+        assert_eq!(again.business_no, row.business_no);
+
+        for action in [
+            Action::Accept,
+            Action::Review,
+            Action::Record,
+            Action::Certify,
+            Action::Issue,
+        ] {
+            db.write(|c| {
+                store::applications::act(
+                    c,
+                    &ctx,
+                    &row.business_no,
+                    &ActionRequest {
+                        action,
+                        reasons: vec![],
+                        missing: vec![],
+                    },
+                    Utc::now(),
+                )
+            })
+            .unwrap();
+        }
+        // An action that fails its rule writes nothing: not the row, not an event.
+        let err = db.write(|c| {
+            store::applications::act(
+                c,
+                &ctx,
+                &row.business_no,
+                &ActionRequest {
+                    action: Action::Issue,
+                    reasons: vec![],
+                    missing: vec![],
+                },
+                Utc::now(),
+            )
+        });
+        assert!(err.is_err());
+
+        let outbox = store::outbox::DbOutbox {
+            db: db.clone(),
+            sealer: sealer.clone(),
+        };
+        let pending = outbox.pending(&parent, 100).unwrap();
+        // submitted, accepted, reviewed, recorded, certified, issued + the certificate.
+        assert_eq!(pending.len(), 7, "{:?}", db.backend());
+        let seqs: Vec<u64> = pending
+            .iter()
+            .map(|i| match i {
+                federation::delivery::OutboxItem::Local { event, .. } => event.seq,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, (1..=7).collect::<Vec<u64>>());
+        let ids: Vec<i64> = pending.iter().map(|i| i.id()).take(3).collect();
+        outbox.delivered(&parent, &ids).unwrap();
+        assert_eq!(outbox.pending(&parent, 100).unwrap().len(), 4);
+        assert_eq!(store::outbox::backlog(&db, "js-province").unwrap(), 4);
+
+        let mut conn = db.conn().unwrap();
+        let certs = store::certificates::ids_for_business(&mut conn, &row.business_no).unwrap();
+        assert_eq!(certs.len(), 1);
+        let cert = store::certificates::get(&mut conn, &certs[0])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            cert.number,
+            "苏(2026)南京市不动产权第0000001号"
+                .replace("2026", &Utc::now().format("%Y").to_string())
+        );
+        key.public_key()
+            .verify(
+                cert.content.as_bytes(),
+                &federation::crypto::unb64(&cert.signature).unwrap(),
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn the_inbox_keeps_each_event_once_and_refuses_a_replayed_envelope() {
+    use federation::inbox::OpenedBatch;
+    use schemas::envelope::{Event, EventBody, ProgressEvent};
+    use schemas::ids::BusinessNo;
+    use schemas::registration::Stage;
+    for (db, _dir) in backends() {
+        let key = SigningKey::generate();
+        let origin = DivisionCode::parse("320102").unwrap();
+        let me = NodeId::parse("nj-xuanwu").unwrap();
+        let events: Vec<Event> = (1..=4)
+            .map(|seq| Event {
+                origin: origin.clone(),
+                seq,
+                occurred_at: Utc::now(),
+                body: EventBody::Progress(ProgressEvent {
+                    business_no: BusinessNo::parse("32010220261129000001").unwrap(),
+                    unit_code: UnitCode::parse("320102003001GB00012F00010203").unwrap(),
+                    kind: RegistrationKind::Transfer,
+                    stage: Stage::Submitted,
+                    due_date: None,
+                    notes: vec![],
+                    applicant_proofs: vec![],
+                }),
+            })
+            .collect();
+        let batch = federation::wire::seal_batch(&origin, &me, &key, &events[..3]).unwrap();
+        let opened = vec![OpenedBatch {
+            batch: batch.clone(),
+            events: events[..3].to_vec(),
+        }];
+        let parent = NodeId::parse("nation").unwrap();
+        let stored = db
+            .write(|c| -> Result<_, store::inbox::InboxError> {
+                store::inbox::remember_envelope(c, "01JENVELOPE000000000000001", "nj-xuanwu")?;
+                store::inbox::store_batches(c, &me, Some(&parent), &opened, &[])
+            })
+            .unwrap();
+        assert_eq!((stored.accepted, stored.duplicates), (3, 0));
+        let replay = db.write(|c| {
+            store::inbox::remember_envelope(c, "01JENVELOPE000000000000001", "nj-xuanwu")
+        });
+        assert!(matches!(replay, Err(store::inbox::InboxError::Replayed)));
+        // Events 2..=4 re-batched: one new, two held.
+        let batch2 = federation::wire::seal_batch(&origin, &me, &key, &events[1..]).unwrap();
+        let opened2 = vec![OpenedBatch {
+            batch: batch2,
+            events: events[1..].to_vec(),
+        }];
+        let stored = db
+            .write(|c| -> Result<_, store::inbox::InboxError> {
+                store::inbox::remember_envelope(c, "01JENVELOPE000000000000002", "nj-xuanwu")?;
+                store::inbox::store_batches(c, &me, Some(&parent), &opened2, &[])
+            })
+            .unwrap();
+        assert_eq!(
+            (stored.accepted, stored.duplicates),
+            (1, 2),
+            "{:?}",
+            db.backend()
+        );
+        let mut conn = db.conn().unwrap();
+        assert_eq!(
+            store::inbox::watermark(&mut conn, "320102").unwrap(),
+            (4, 4)
+        );
+        assert_eq!(
+            store::events::origin_summary(&mut conn, "320102").unwrap(),
+            (4, Some(4))
+        );
+        // Both batches are queued for the parent, intact.
+        assert_eq!(store::outbox::backlog(&db, "nation").unwrap(), 2);
+    }
+}
