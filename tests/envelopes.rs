@@ -16,6 +16,9 @@ use schemas::ids::{BusinessNo, DivisionCode, NodeId, UnitCode};
 use schemas::registration::{RegistrationKind, Stage};
 use serde_json::Value;
 
+/// (what, body, headers, status, code)
+type Case = (&'static str, Vec<u8>, Vec<(&'static str, String)>, u16, &'static str);
+
 fn events(origin: &str, seqs: std::ops::RangeInclusive<u64>) -> Vec<Event> {
     seqs.map(|seq| Event {
         origin: DivisionCode::parse(origin).unwrap(),
@@ -122,7 +125,7 @@ async fn the_inbox_verifies_before_it_stores() {
         .unwrap();
     assert_eq!(fed.count(PROVINCE, "events"), before + 3);
 
-    let bad: Vec<(&str, Vec<u8>, Vec<(&'static str, String)>, u16, &str)> = vec![
+    let bad: Vec<Case> = vec![
         // The very same envelope again.
         (
             "replayed",
