@@ -17,7 +17,13 @@ use schemas::registration::{RegistrationKind, Stage};
 use serde_json::Value;
 
 /// (what, body, headers, status, code)
-type Case = (&'static str, Vec<u8>, Vec<(&'static str, String)>, u16, &'static str);
+type Case = (
+    &'static str,
+    Vec<u8>,
+    Vec<(&'static str, String)>,
+    u16,
+    &'static str,
+);
 
 fn events(origin: &str, seqs: std::ops::RangeInclusive<u64>) -> Vec<Event> {
     seqs.map(|seq| Event {
