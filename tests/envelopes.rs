@@ -9,21 +9,15 @@ use common::*;
 use federation::crypto::SigningKey;
 use federation::wire::{seal_batch, sign_body};
 use schemas::envelope::{
-    DeliveryReceipt, Envelope, EnvelopeBody, Event, EventBody, HEADER_KEY_ID, HEADER_NODE,
-    HEADER_SIGNATURE, OriginBatch, ProgressEvent, WIRE_VERSION,
+    DeliveryReceipt, Envelope, EnvelopeBody, Event, EventBody, HEADER_KEY_ID, HEADER_NODE, HEADER_SIGNATURE,
+    OriginBatch, ProgressEvent, WIRE_VERSION,
 };
 use schemas::ids::{BusinessNo, DivisionCode, NodeId, UnitCode};
 use schemas::registration::{RegistrationKind, Stage};
 use serde_json::Value;
 
 /// (what, body, headers, status, code)
-type Case = (
-    &'static str,
-    Vec<u8>,
-    Vec<(&'static str, String)>,
-    u16,
-    &'static str,
-);
+type Case = (&'static str, Vec<u8>, Vec<(&'static str, String)>, u16, &'static str);
 
 fn events(origin: &str, seqs: std::ops::RangeInclusive<u64>) -> Vec<Event> {
     seqs.map(|seq| Event {
@@ -84,20 +78,12 @@ async fn post_raw(
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let bytes = r.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        headers,
-    )
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers)
 }
 
 fn signed_headers(node: &str, key: &SigningKey, body: &[u8]) -> Vec<(&'static str, String)> {
     let sig = sign_body(&NodeId::parse(node).unwrap(), key, body);
-    vec![
-        (HEADER_NODE, sig.node),
-        (HEADER_KEY_ID, sig.key_id),
-        (HEADER_SIGNATURE, sig.signature),
-    ]
+    vec![(HEADER_NODE, sig.node), (HEADER_KEY_ID, sig.key_id), (HEADER_SIGNATURE, sig.signature)]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -113,48 +99,21 @@ async fn the_inbox_verifies_before_it_stores() {
 
     // A good envelope: stored, answered with a receipt signed by the province.
     let good = serde_json::to_vec(&envelope(vec![county.batch(1..=3)])).unwrap();
-    let (status, body, headers) = post_raw(
-        &fed,
-        &good,
-        &signed_headers("nj-xuanwu", &county.key, &good),
-    )
-    .await;
+    let (status, body, headers) = post_raw(&fed, &good, &signed_headers("nj-xuanwu", &county.key, &good)).await;
     assert_eq!(status, 200, "{body}");
     let receipt: DeliveryReceipt = serde_json::from_value(body.clone()).unwrap();
     assert_eq!((receipt.accepted, receipt.duplicates), (3, 0));
-    let province_key =
-        bdc_node::keys::load_signing_key(&key_path(&fed.data_dir(PROVINCE)), false).unwrap();
+    let province_key = bdc_node::keys::load_signing_key(&key_path(&fed.data_dir(PROVINCE)), false).unwrap();
     let sig = federation::crypto::unb64(headers[HEADER_SIGNATURE].to_str().unwrap()).unwrap();
-    province_key
-        .public_key()
-        .verify(&serde_json::to_vec(&receipt).unwrap(), &sig)
-        .unwrap();
+    province_key.public_key().verify(&serde_json::to_vec(&receipt).unwrap(), &sig).unwrap();
     assert_eq!(fed.count(PROVINCE, "events"), before + 3);
 
     let bad: Vec<Case> = vec![
         // The very same envelope again.
-        (
-            "replayed",
-            good.clone(),
-            signed_headers("nj-xuanwu", &county.key, &good),
-            409,
-            "replayed_envelope",
-        ),
+        ("replayed", good.clone(), signed_headers("nj-xuanwu", &county.key, &good), 409, "replayed_envelope"),
         ("unsigned", good.clone(), vec![], 401, "bad_signature"),
-        (
-            "unknown sender",
-            good.clone(),
-            signed_headers("stranger", &stranger, &good),
-            401,
-            "unknown_sender",
-        ),
-        (
-            "someone else's key",
-            good.clone(),
-            signed_headers("nj-xuanwu", &stranger, &good),
-            401,
-            "unknown_key",
-        ),
+        ("unknown sender", good.clone(), signed_headers("stranger", &stranger, &good), 401, "unknown_sender"),
+        ("someone else's key", good.clone(), signed_headers("nj-xuanwu", &stranger, &good), 401, "unknown_key"),
         (
             "wrong signature",
             good.clone(),
@@ -190,23 +149,11 @@ async fn the_inbox_verifies_before_it_stores() {
     let mut v2 = serde_json::to_value(envelope(vec![county.batch(4..=4)])).unwrap();
     v2["v"] = 2.into();
     let v2 = serde_json::to_vec(&v2).unwrap();
-    bad.push((
-        "version 2",
-        v2.clone(),
-        signed_headers("nj-xuanwu", &county.key, &v2),
-        400,
-        "unsupported_version",
-    ));
+    bad.push(("version 2", v2.clone(), signed_headers("nj-xuanwu", &county.key, &v2), 400, "unsupported_version"));
     let mut stale = envelope(vec![county.batch(4..=4)]);
     stale.sent_at = Utc::now() - chrono::Duration::hours(1);
     let stale = serde_json::to_vec(&stale).unwrap();
-    bad.push((
-        "stale",
-        stale.clone(),
-        signed_headers("nj-xuanwu", &county.key, &stale),
-        400,
-        "stale_envelope",
-    ));
+    bad.push(("stale", stale.clone(), signed_headers("nj-xuanwu", &county.key, &stale), 400, "stale_envelope"));
     let mut elsewhere = envelope(vec![county.batch(4..=4)]);
     elsewhere.to = NodeId::parse("nation").unwrap();
     let elsewhere = serde_json::to_vec(&elsewhere).unwrap();
@@ -218,13 +165,8 @@ async fn the_inbox_verifies_before_it_stores() {
         "wrong_recipient",
     ));
     // A county speaking for another county.
-    let foreign = seal_batch(
-        &DivisionCode::parse("320104").unwrap(),
-        &county.me,
-        &county.key,
-        &events("320104", 1..=1),
-    )
-    .unwrap();
+    let foreign =
+        seal_batch(&DivisionCode::parse("320104").unwrap(), &county.me, &county.key, &events("320104", 1..=1)).unwrap();
     let foreign = serde_json::to_vec(&envelope(vec![foreign])).unwrap();
     bad.push((
         "foreign origin",
@@ -247,53 +189,29 @@ async fn the_inbox_verifies_before_it_stores() {
 
     for (what, body, headers, status, code) in bad {
         let (s, answer, _) = post_raw(&fed, &body, &headers).await;
-        assert_eq!(
-            (s, answer["error"].as_str()),
-            (status, Some(code)),
-            "{what}: {answer}"
-        );
+        assert_eq!((s, answer["error"].as_str()), (status, Some(code)), "{what}: {answer}");
         assert!(!answer["message"].as_str().unwrap_or_default().is_empty());
     }
-    assert_eq!(
-        fed.count(PROVINCE, "events"),
-        before + 3,
-        "a refused envelope stored something"
-    );
+    assert_eq!(fed.count(PROVINCE, "events"), before + 3, "a refused envelope stored something");
 
     // Re-batched on retry: events 2..=5 in a new envelope — 2 and 3 are held already, 4 and 5 are new.
     let retry = serde_json::to_vec(&envelope(vec![county.batch(2..=5)])).unwrap();
-    let (status, body, _) = post_raw(
-        &fed,
-        &retry,
-        &signed_headers("nj-xuanwu", &county.key, &retry),
-    )
-    .await;
+    let (status, body, _) = post_raw(&fed, &retry, &signed_headers("nj-xuanwu", &county.key, &retry)).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
-        (Some(2), Some(2))
-    );
+    assert_eq!((body["accepted"].as_u64(), body["duplicates"].as_u64()), (Some(2), Some(2)));
     assert_eq!(fed.count(PROVINCE, "events"), before + 5);
 
     // The province forwards them intact: the nation holds each once, checking the county's own
     // signature with the key the province enrolled.
-    eventually(
-        "forwarded to the nation",
-        std::time::Duration::from_secs(15),
-        || async {
-            let n = {
-                use bdc_node::db::schema::events::dsl as e;
-                use diesel::prelude::*;
-                let mut conn = fed.node(NATION).state.db.conn().unwrap();
-                e::events
-                    .filter(e::division.eq("320102"))
-                    .count()
-                    .get_result::<i64>(&mut *conn)
-                    .unwrap()
-            };
-            (n == 5).then_some(())
-        },
-    )
+    eventually("forwarded to the nation", std::time::Duration::from_secs(15), || async {
+        let n = {
+            use bdc_node::db::schema::events::dsl as e;
+            use diesel::prelude::*;
+            let mut conn = fed.node(NATION).state.db.conn().unwrap();
+            e::events.filter(e::division.eq("320102")).count().get_result::<i64>(&mut *conn).unwrap()
+        };
+        (n == 5).then_some(())
+    })
     .await;
     fed.shutdown().await;
 }

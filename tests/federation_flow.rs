@@ -15,9 +15,7 @@ async fn run_to_issued(fed: &Federation, business_no: &str) -> Value {
     let token = fed.login(XUANWU, "xuanwu-clerk").await;
     let mut last = Value::Null;
     for action in ["accept", "review", "record", "certify", "issue"] {
-        let (status, body) = fed
-            .act(XUANWU, &token, business_no, json!({"action": action}))
-            .await;
+        let (status, body) = fed.act(XUANWU, &token, business_no, json!({"action": action})).await;
         assert_eq!(status, 200, "{action}: {body}");
         last = body;
     }
@@ -28,13 +26,7 @@ async fn run_to_issued(fed: &Federation, business_no: &str) -> Value {
 async fn interface_navigation_from_the_nation_reaches_the_county_and_everything_rolls_up() {
     let fed = Federation::start().await;
 
-    let (status, receipt) = fed
-        .post(
-            NATION,
-            "/api/v1/applications",
-            &sample_application(XUANWU_UNIT),
-        )
-        .await;
+    let (status, receipt) = fed.post(NATION, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
     assert_eq!(status, 200, "{receipt}");
     assert_eq!(receipt["status"], "received");
     assert_eq!(receipt["state"], "submitted");
@@ -48,10 +40,7 @@ async fn interface_navigation_from_the_nation_reaches_the_county_and_everything_
     let token = fed.login(XUANWU, "xuanwu-clerk").await;
     let view: Value = fed
         .http
-        .get(format!(
-            "{}/api/v1/applications/{business_no}",
-            fed.url(XUANWU)
-        ))
+        .get(format!("{}/api/v1/applications/{business_no}", fed.url(XUANWU)))
         .bearer_auth(&token)
         .send()
         .await
@@ -66,49 +55,23 @@ async fn interface_navigation_from_the_nation_reaches_the_county_and_everything_
     assert_eq!(issued["state"], "issued");
     assert!(issued["due_date"].is_string());
     let cert = issued["certificate_id"].as_str().unwrap().to_owned();
-    assert!(
-        cert.starts_with("1.2.156.3005.2.11100000MB03271699001.320102."),
-        "{cert}"
-    );
+    assert!(cert.starts_with("1.2.156.3005.2.11100000MB03271699001.320102."), "{cert}");
 
     // Progress and the certificate reach the province and the nation.
     for node in [PROVINCE, NATION] {
         let progress = eventually("progress rolled up", WAIT, || async {
-            let (status, body) = fed
-                .progress(node, &business_no, "张三", "110101199003074477")
-                .await;
+            let (status, body) = fed.progress(node, &business_no, "张三", "110101199003074477").await;
             (status == 200 && body["state"] == "issued").then_some(body)
         })
         .await;
-        let stages: Vec<&str> = progress["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["stage"].as_str().unwrap())
-            .collect();
-        assert_eq!(
-            stages,
-            [
-                "submitted",
-                "accepted",
-                "reviewed",
-                "recorded",
-                "certified",
-                "issued"
-            ]
-        );
-        let seqs: Vec<u64> = progress["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["seq"].as_u64().unwrap())
-            .collect();
+        let stages: Vec<&str> =
+            progress["steps"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+        assert_eq!(stages, ["submitted", "accepted", "reviewed", "recorded", "certified", "issued"]);
+        let seqs: Vec<u64> = progress["steps"].as_array().unwrap().iter().map(|s| s["seq"].as_u64().unwrap()).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]));
 
         let verified = eventually("certificate rolled up", WAIT, || async {
-            let (status, body) = fed
-                .get(node, &format!("/api/v1/certificates/{cert}/verify"))
-                .await;
+            let (status, body) = fed.get(node, &format!("/api/v1/certificates/{cert}/verify")).await;
             (status == 200).then_some(body)
         })
         .await;
@@ -116,34 +79,20 @@ async fn interface_navigation_from_the_nation_reaches_the_county_and_everything_
         assert_eq!(verified["status"], "valid");
         assert_eq!(verified["issuer"], "320102");
         assert!(
-            verified["number"]
-                .as_str()
-                .unwrap()
-                .starts_with("苏(2026)南京市不动产权第")
+            verified["number"].as_str().unwrap().starts_with("苏(2026)南京市不动产权第")
                 || verified["number"].as_str().unwrap().starts_with("苏(")
         );
     }
 
     // The public must name an applicant: a wrong name or ID number finds nothing, at any level.
-    let (status, body) = fed
-        .progress(NATION, &business_no, "王五", "110101199003074477")
-        .await;
+    let (status, body) = fed.progress(NATION, &business_no, "王五", "110101199003074477").await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
-    let (status, _) = fed
-        .progress(NATION, &business_no, "张三", "11010519491231002X")
-        .await;
+    let (status, _) = fed.progress(NATION, &business_no, "张三", "11010519491231002X").await;
     assert_eq!(status, 404);
-    let (status, body) = fed
-        .get(NATION, &format!("/api/v1/progress/{business_no}"))
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_field"))
-    );
+    let (status, body) = fed.get(NATION, &format!("/api/v1/progress/{business_no}")).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_field")));
     // The obligor may ask too.
-    let (status, _) = fed
-        .progress(PROVINCE, &business_no, "李四", "11010519491231002X")
-        .await;
+    let (status, _) = fed.progress(PROVINCE, &business_no, "李四", "11010519491231002X").await;
     assert_eq!(status, 200);
 
     fed.shutdown().await;
@@ -152,39 +101,19 @@ async fn interface_navigation_from_the_nation_reaches_the_county_and_everything_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_certificate_verifies_with_openssl() {
     let fed = Federation::start().await;
-    let (_, receipt) = fed
-        .post(
-            XUANWU,
-            "/api/v1/applications",
-            &sample_application(XUANWU_UNIT),
-        )
-        .await;
+    let (_, receipt) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
     let business_no = receipt["business_no"].as_str().unwrap().to_owned();
     let issued = run_to_issued(&fed, &business_no).await;
     let cert = issued["certificate_id"].as_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     // Fetch the three parts from the nation, as a bank would.
     let base = eventually("certificate at the nation", WAIT, || async {
-        let (status, _) = fed
-            .get(NATION, &format!("/api/v1/certificates/{cert}/verify"))
-            .await;
+        let (status, _) = fed.get(NATION, &format!("/api/v1/certificates/{cert}/verify")).await;
         (status == 200).then_some(format!("{}/api/v1/certificates/{cert}", fed.url(NATION)))
     })
     .await;
-    for (part, file) in [
-        ("signed-data", "data.json"),
-        ("signature.der", "sig.der"),
-        ("issuer-key.pem", "key.pem"),
-    ] {
-        let bytes = fed
-            .http
-            .get(format!("{base}/{part}"))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+    for (part, file) in [("signed-data", "data.json"), ("signature.der", "sig.der"), ("issuer-key.pem", "key.pem")] {
+        let bytes = fed.http.get(format!("{base}/{part}")).send().await.unwrap().bytes().await.unwrap();
         std::fs::write(dir.path().join(file), &bytes).unwrap();
     }
     let verify = |data: &str| {
@@ -205,10 +134,7 @@ async fn a_certificate_verifies_with_openssl() {
             .expect("openssl must be installed")
     };
     let out = verify("data.json");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Verified OK"),
-        "{out:?}"
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Verified OK"), "{out:?}");
     // One byte changed: OpenSSL refuses it.
     let mut data = std::fs::read(dir.path().join("data.json")).unwrap();
     let pos = data.iter().position(|b| *b == b'1').unwrap();
@@ -222,21 +148,12 @@ async fn a_certificate_verifies_with_openssl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn link_navigation_redirects_with_a_single_use_signed_token() {
     let fed = Federation::start().await;
-    let (status, answer) = fed
-        .post(
-            NATION,
-            "/api/v1/applications",
-            &sample_application(QINHUAI_UNIT),
-        )
-        .await;
+    let (status, answer) = fed.post(NATION, "/api/v1/applications", &sample_application(QINHUAI_UNIT)).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["status"], "navigate");
     assert_eq!(answer["office"], "320104");
     let url = answer["navigate_to"].as_str().unwrap().to_owned();
-    assert!(
-        url.starts_with(&format!("{}/navigate?token=", fed.url(QINHUAI))),
-        "{url}"
-    );
+    assert!(url.starts_with(&format!("{}/navigate?token=", fed.url(QINHUAI))), "{url}");
     // No personal data in the token: it sits in URLs and logs.
     let token = url.split("token=").nth(1).unwrap().to_owned();
     let claims = federation::token::peek(&token).unwrap();
@@ -252,48 +169,30 @@ async fn link_navigation_redirects_with_a_single_use_signed_token() {
     // Single use.
     let again = fed.http.get(&url).send().await.unwrap();
     assert_eq!(again.status().as_u16(), 409);
-    assert_eq!(
-        again.json::<Value>().await.unwrap()["error"],
-        "token_replayed"
-    );
+    assert_eq!(again.json::<Value>().await.unwrap()["error"], "token_replayed");
     // Forged: one character of the signature changed.
     let mut forged = token.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });
     let (status, body) = fed.get(QINHUAI, &format!("/navigate?token={forged}")).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("token_invalid"))
-    );
+    assert_eq!((status, body["error"].as_str()), (401, Some("token_invalid")));
     // Expired: signed by the province, but its time is up.
-    let province_key =
-        bdc_node::keys::load_signing_key(&key_path(&fed.data_dir(PROVINCE)), false).unwrap();
+    let province_key = bdc_node::keys::load_signing_key(&key_path(&fed.data_dir(PROVINCE)), false).unwrap();
     let mut old = claims.clone();
     old.jti = ulid::Ulid::new().to_string();
     old.exp = chrono::Utc::now().timestamp() - 1;
     let expired = federation::token::issue(&province_key, &old).unwrap();
-    let (status, body) = fed
-        .get(QINHUAI, &format!("/navigate?token={expired}"))
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("token_expired"))
-    );
+    let (status, body) = fed.get(QINHUAI, &format!("/navigate?token={expired}")).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("token_expired")));
     // Signed by someone who is not the county's parent.
-    let nation_key =
-        bdc_node::keys::load_signing_key(&key_path(&fed.data_dir(NATION)), false).unwrap();
+    let nation_key = bdc_node::keys::load_signing_key(&key_path(&fed.data_dir(NATION)), false).unwrap();
     let mut other = claims.clone();
     other.jti = ulid::Ulid::new().to_string();
     other.iss = schemas::ids::NodeId::parse("nation").unwrap();
     other.key_id = nation_key.key_id();
     let foreign = federation::token::issue(&nation_key, &other).unwrap();
-    let (status, body) = fed
-        .get(QINHUAI, &format!("/navigate?token={foreign}"))
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("token_invalid"))
-    );
+    let (status, body) = fed.get(QINHUAI, &format!("/navigate?token={foreign}")).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("token_invalid")));
 
     // A browser's form post is redirected.
     let r = reqwest::Client::builder()
@@ -307,21 +206,11 @@ async fn link_navigation_redirects_with_a_single_use_signed_token() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    assert!(
-        r.headers()["location"]
-            .to_str()
-            .unwrap()
-            .starts_with(&fed.url(QINHUAI))
-    );
+    assert!(r.headers()["location"].to_str().unwrap().starts_with(&fed.url(QINHUAI)));
 
     // A retired code (320103 白下区, merged into 秦淮区 320104) routes to its successor.
-    let (status, answer) = fed
-        .post(
-            PROVINCE,
-            "/api/v1/applications",
-            &sample_application("320103001002GB00031F00020101"),
-        )
-        .await;
+    let (status, answer) =
+        fed.post(PROVINCE, "/api/v1/applications", &sample_application("320103001002GB00031F00020101")).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["office"], "320104");
     fed.shutdown().await;
@@ -338,7 +227,8 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
     bad_id["applicants"][0]["id_number"] = json!("110101199003074478");
     cases.push((bad_id, 400, "invalid_id_number"));
     let mut bad_credit = sample_application(XUANWU_UNIT);
-    bad_credit["applicants"][1] = json!({"name": "某公司", "id_type": "credit_code", "id_number": "91350100M000100Y44", "role": "obligor"});
+    bad_credit["applicants"][1] =
+        json!({"name": "某公司", "id_type": "credit_code", "id_number": "91350100M000100Y44", "role": "obligor"});
     cases.push((bad_credit, 400, "invalid_credit_code"));
     let mut unknown_division = sample_application(XUANWU_UNIT);
     unknown_division["unit_code"] = json!("329999003001GB00012F00010203");
@@ -359,17 +249,9 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
     for node in [NATION, PROVINCE, XUANWU] {
         for (body, status, code) in &cases {
             let (s, answer) = fed.post(node, "/api/v1/applications", body).await;
-            assert_eq!(
-                (s, answer["error"].as_str()),
-                (*status, Some(*code)),
-                "at node {node}: {answer}"
-            );
+            assert_eq!((s, answer["error"].as_str()), (*status, Some(*code)), "at node {node}: {answer}");
             assert!(
-                answer["message"]
-                    .as_str()
-                    .unwrap()
-                    .chars()
-                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                answer["message"].as_str().unwrap().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
                 "{answer}"
             );
         }
@@ -385,29 +267,12 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     }
     // A county refuses a unit outside its jurisdiction and names the competent office.
-    let (status, body) = fed
-        .post(
-            XUANWU,
-            "/api/v1/applications",
-            &sample_application(QINHUAI_UNIT),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("not_this_office"))
-    );
-    assert!(
-        body["message"].as_str().unwrap().contains("秦淮区"),
-        "{body}"
-    );
+    let (status, body) = fed.post(XUANWU, "/api/v1/applications", &sample_application(QINHUAI_UNIT)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("not_this_office")));
+    assert!(body["message"].as_str().unwrap().contains("秦淮区"), "{body}");
     // The nation knows no office for Zhejiang in this federation.
-    let (status, body) = fed
-        .post(
-            NATION,
-            "/api/v1/applications",
-            &sample_application("330102003001GB00012F00010203"),
-        )
-        .await;
+    let (status, body) =
+        fed.post(NATION, "/api/v1/applications", &sample_application("330102003001GB00012F00010203")).await;
     assert_eq!((status, body["error"].as_str()), (404, Some("no_route")));
 
     assert_eq!(fed.count(XUANWU, "applications"), 0);
@@ -419,32 +284,16 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn staff_actions_follow_the_law_and_stay_in_their_office() {
     let fed = Federation::start().await;
-    let (_, receipt) = fed
-        .post(
-            XUANWU,
-            "/api/v1/applications",
-            &sample_application(XUANWU_UNIT),
-        )
-        .await;
+    let (_, receipt) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
     let no = receipt["business_no"].as_str().unwrap().to_owned();
     let token = fed.login(XUANWU, "xuanwu-clerk").await;
 
     // 登簿 before 受理 is impossible.
-    let (status, body) = fed
-        .act(XUANWU, &token, &no, json!({"action": "record"}))
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (409, Some("invalid_transition"))
-    );
+    let (status, body) = fed.act(XUANWU, &token, &no, json!({"action": "record"})).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("invalid_transition")));
     // 补正 must list everything missing at once.
-    let (status, body) = fed
-        .act(XUANWU, &token, &no, json!({"action": "request_correction"}))
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (409, Some("invalid_transition"))
-    );
+    let (status, body) = fed.act(XUANWU, &token, &no, json!({"action": "request_correction"})).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("invalid_transition")));
     let (status, body) = fed
         .act(
             XUANWU,
@@ -453,95 +302,52 @@ async fn staff_actions_follow_the_law_and_stay_in_their_office() {
             json!({"action": "request_correction", "missing": ["不动产权属证书原件", "完税证明"]}),
         )
         .await;
-    assert_eq!(
-        (status, body["state"].as_str()),
-        (200, Some("correction_requested")),
-        "{body}"
-    );
-    let (status, _) = fed
-        .act(XUANWU, &token, &no, json!({"action": "resubmit"}))
-        .await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("correction_requested")), "{body}");
+    let (status, _) = fed.act(XUANWU, &token, &no, json!({"action": "resubmit"})).await;
     assert_eq!(status, 200);
     for action in ["accept", "review", "record", "certify", "issue"] {
-        let (status, body) = fed
-            .act(XUANWU, &token, &no, json!({"action": action}))
-            .await;
+        let (status, body) = fed.act(XUANWU, &token, &no, json!({"action": action})).await;
         assert_eq!(status, 200, "{action}: {body}");
     }
     // Issuing twice is refused; withdrawal after 登簿 is refused.
-    let (status, _) = fed
-        .act(XUANWU, &token, &no, json!({"action": "issue"}))
-        .await;
+    let (status, _) = fed.act(XUANWU, &token, &no, json!({"action": "issue"})).await;
     assert_eq!(status, 409);
-    let (status, _) = fed
-        .act(XUANWU, &token, &no, json!({"action": "withdraw"}))
-        .await;
+    let (status, _) = fed.act(XUANWU, &token, &no, json!({"action": "withdraw"})).await;
     assert_eq!(status, 409);
 
     // The 补正 list reaches the public progress answer, without personal data.
-    let (_, progress) = fed
-        .progress(XUANWU, &no, "张三", "110101199003074477")
-        .await;
+    let (_, progress) = fed.progress(XUANWU, &no, "张三", "110101199003074477").await;
     let notes = progress["steps"][1]["notes"].to_string();
     assert!(notes.contains("完税证明"), "{progress}");
 
     // No token, a forged token, another office's staff: refused, nothing changed.
     let r = fed
         .http
-        .post(format!(
-            "{}/api/v1/applications/{no}/actions",
-            fed.url(XUANWU)
-        ))
+        .post(format!("{}/api/v1/applications/{no}/actions", fed.url(XUANWU)))
         .json(&json!({"action": "accept"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    let (status, _) = fed
-        .act(XUANWU, &"0".repeat(64), &no, json!({"action": "accept"}))
-        .await;
+    let (status, _) = fed.act(XUANWU, &"0".repeat(64), &no, json!({"action": "accept"})).await;
     assert_eq!(status, 401);
     let other = fed.login(QINHUAI, "qinhuai-clerk").await;
-    let (status, _) = fed
-        .act(QINHUAI, &other, &no, json!({"action": "withdraw"}))
-        .await;
+    let (status, _) = fed.act(QINHUAI, &other, &no, json!({"action": "withdraw"})).await;
     assert_eq!(status, 404);
-    let (status, body) = fed
-        .post(
-            XUANWU,
-            "/api/v1/staff/login",
-            &json!({"username": "xuanwu-clerk", "password": "wrong"}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("bad_credentials"))
-    );
+    let (status, body) =
+        fed.post(XUANWU, "/api/v1/staff/login", &json!({"username": "xuanwu-clerk", "password": "wrong"})).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("bad_credentials")));
 
     // Certificate numbers per office and year have no gaps.
-    let (_, r2) = fed
-        .post(
-            XUANWU,
-            "/api/v1/applications",
-            &sample_application(XUANWU_UNIT),
-        )
-        .await;
+    let (_, r2) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
     let no2 = r2["business_no"].as_str().unwrap().to_owned();
     let mut last = Value::Null;
     for action in ["accept", "review", "record", "certify", "issue"] {
-        last = fed
-            .act(XUANWU, &token, &no2, json!({"action": action}))
-            .await
-            .1;
+        last = fed.act(XUANWU, &token, &no2, json!({"action": action})).await.1;
     }
     let c2 = last["certificate_id"].as_str().unwrap();
-    let (_, v2) = fed
-        .get(XUANWU, &format!("/api/v1/certificates/{c2}/verify"))
-        .await;
-    assert!(
-        v2["number"].as_str().unwrap().ends_with("第0000002号"),
-        "{v2}"
-    );
+    let (_, v2) = fed.get(XUANWU, &format!("/api/v1/certificates/{c2}/verify")).await;
+    assert!(v2["number"].as_str().unwrap().ends_with("第0000002号"), "{v2}");
     fed.shutdown().await;
 }
 
@@ -550,52 +356,29 @@ async fn an_unreachable_county_gets_the_application_later_exactly_once() {
     let mut fed = Federation::start().await;
     fed.stop(XUANWU).await;
 
-    let (status, answer) = fed
-        .post(
-            NATION,
-            "/api/v1/applications",
-            &sample_application(XUANWU_UNIT),
-        )
-        .await;
+    let (status, answer) = fed.post(NATION, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["status"], "queued");
     assert_eq!(answer["queued_at_node"], "js-province");
     let ticket = answer["ticket"].as_str().unwrap().to_owned();
-    let (status, view) = fed
-        .get(PROVINCE, &format!("/api/v1/tickets/{ticket}"))
-        .await;
-    assert_eq!(
-        (status, view["delivered"].as_bool()),
-        (200, Some(false)),
-        "{view}"
-    );
+    let (status, view) = fed.get(PROVINCE, &format!("/api/v1/tickets/{ticket}")).await;
+    assert_eq!((status, view["delivered"].as_bool()), (200, Some(false)), "{view}");
 
     fed.restart(XUANWU).await;
     let delivered = eventually("queued application delivered", WAIT, || async {
-        let (_, view) = fed
-            .get(PROVINCE, &format!("/api/v1/tickets/{ticket}"))
-            .await;
+        let (_, view) = fed.get(PROVINCE, &format!("/api/v1/tickets/{ticket}")).await;
         (view["delivered"] == true).then_some(view)
     })
     .await;
     assert_eq!(delivered["answer"]["status"], "received");
-    let no = delivered["answer"]["business_no"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let no = delivered["answer"]["business_no"].as_str().unwrap().to_owned();
     assert!(no.starts_with("320102"));
     assert_eq!(fed.count(XUANWU, "applications"), 1);
     // Its progress reaches the nation.
-    eventually(
-        "progress of the queued application at the nation",
-        WAIT,
-        || async {
-            let (status, _) = fed
-                .progress(NATION, &no, "张三", "110101199003074477")
-                .await;
-            (status == 200).then_some(())
-        },
-    )
+    eventually("progress of the queued application at the nation", WAIT, || async {
+        let (status, _) = fed.progress(NATION, &no, "张三", "110101199003074477").await;
+        (status == 200).then_some(())
+    })
     .await;
     fed.shutdown().await;
 }
@@ -610,12 +393,7 @@ async fn node_answers_its_identity_and_health() {
     assert_eq!(info["parent"]["node_id"], "nation");
     assert_eq!(info["children"][0]["navigation"], "interface");
     assert_eq!(info["children"][1]["navigation"], "link");
-    assert!(
-        info["public_key_pem"]
-            .as_str()
-            .unwrap()
-            .starts_with("-----BEGIN PUBLIC KEY-----")
-    );
+    assert!(info["public_key_pem"].as_str().unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
     let (status, _) = fed.get(XUANWU, "/healthz").await;
     assert_eq!(status, 200);
     // With TEST_PG_URL set (as CI does), county 320102 runs on PostgreSQL in every flow test.
@@ -623,13 +401,8 @@ async fn node_answers_its_identity_and_health() {
     assert_eq!(on_pg, std::env::var_os("TEST_PG_URL").is_some());
     let (status, body) = fed.get(XUANWU, "/api/v1/nothing-here").await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
-    let r = fed
-        .http
-        .get(format!("{}/healthz", fed.url(NATION)))
-        .header("x-request-id", "abc-123")
-        .send()
-        .await
-        .unwrap();
+    let r =
+        fed.http.get(format!("{}/healthz", fed.url(NATION))).header("x-request-id", "abc-123").send().await.unwrap();
     assert_eq!(r.headers()["x-request-id"], "abc-123");
     fed.shutdown().await;
 }

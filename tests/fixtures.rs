@@ -34,11 +34,7 @@ fn generate() -> Vec<(String, Vec<u8>, BodySignature, &'static str)> {
     let county = key("example-county");
     let province = key("example-province");
     for (name, k) in [("example-county", &county), ("example-province", &province)] {
-        std::fs::write(
-            dir().join(format!("{name}.pub.pem")),
-            k.public_key().to_spki_pem().unwrap(),
-        )
-        .unwrap();
+        std::fs::write(dir().join(format!("{name}.pub.pem")), k.public_key().to_spki_pem().unwrap()).unwrap();
     }
     let xuanwu = NodeId::parse("nj-xuanwu").unwrap();
     let js = NodeId::parse("js-province").unwrap();
@@ -101,9 +97,7 @@ fn generate() -> Vec<(String, Vec<u8>, BodySignature, &'static str)> {
         to: js.clone(),
         sent_at: at(2),
         request_id: "01KB0Z7X3M9Q2T8V6W4Y5Z1A2C".into(),
-        body: EnvelopeBody::Events {
-            batches: vec![batch],
-        },
+        body: EnvelopeBody::Events { batches: vec![batch] },
     };
     let receipt = DeliveryReceipt {
         v: WIRE_VERSION,
@@ -152,39 +146,14 @@ fn generate() -> Vec<(String, Vec<u8>, BodySignature, &'static str)> {
         }),
     };
     let mut out = Vec::new();
-    let mut add =
-        |name: &str, bytes: Vec<u8>, signer: &SigningKey, node: &NodeId, kind: &'static str| {
-            let sig = sign_body(node, signer, &bytes);
-            out.push((name.to_owned(), bytes, sig, kind));
-        };
-    add(
-        "events-envelope",
-        serde_json::to_vec(&envelope).unwrap(),
-        &county,
-        &xuanwu,
-        "envelope",
-    );
-    add(
-        "events-receipt",
-        serde_json::to_vec(&receipt).unwrap(),
-        &province,
-        &js,
-        "delivery_receipt",
-    );
-    add(
-        "application-envelope",
-        serde_json::to_vec(&application).unwrap(),
-        &province,
-        &js,
-        "envelope",
-    );
-    add(
-        "application-receipt",
-        serde_json::to_vec(&answer).unwrap(),
-        &county,
-        &xuanwu,
-        "application_receipt",
-    );
+    let mut add = |name: &str, bytes: Vec<u8>, signer: &SigningKey, node: &NodeId, kind: &'static str| {
+        let sig = sign_body(node, signer, &bytes);
+        out.push((name.to_owned(), bytes, sig, kind));
+    };
+    add("events-envelope", serde_json::to_vec(&envelope).unwrap(), &county, &xuanwu, "envelope");
+    add("events-receipt", serde_json::to_vec(&receipt).unwrap(), &province, &js, "delivery_receipt");
+    add("application-envelope", serde_json::to_vec(&application).unwrap(), &province, &js, "envelope");
+    add("application-receipt", serde_json::to_vec(&answer).unwrap(), &county, &xuanwu, "application_receipt");
     out
 }
 
@@ -197,11 +166,8 @@ fn fixtures_are_signed_and_round_trip() {
                 "kind": kind,
                 HEADER_NODE: sig.node, HEADER_KEY_ID: sig.key_id, HEADER_SIGNATURE: sig.signature,
             });
-            std::fs::write(
-                dir().join(format!("{name}.headers.json")),
-                serde_json::to_string_pretty(&headers).unwrap(),
-            )
-            .unwrap();
+            std::fs::write(dir().join(format!("{name}.headers.json")), serde_json::to_string_pretty(&headers).unwrap())
+                .unwrap();
         }
     }
     let public = |name: &str| {
@@ -211,29 +177,18 @@ fn fixtures_are_signed_and_round_trip() {
         .unwrap()
     };
     let (county, province) = (public("example-county"), public("example-province"));
-    let names = [
-        "events-envelope",
-        "events-receipt",
-        "application-envelope",
-        "application-receipt",
-    ];
+    let names = ["events-envelope", "events-receipt", "application-envelope", "application-receipt"];
     for name in names {
-        let bytes = std::fs::read(dir().join(format!("{name}.json")))
-            .unwrap_or_else(|_| panic!("missing fixture {name}"));
-        let headers: Value = serde_json::from_slice(
-            &std::fs::read(dir().join(format!("{name}.headers.json"))).unwrap(),
-        )
-        .unwrap();
+        let bytes =
+            std::fs::read(dir().join(format!("{name}.json"))).unwrap_or_else(|_| panic!("missing fixture {name}"));
+        let headers: Value =
+            serde_json::from_slice(&std::fs::read(dir().join(format!("{name}.headers.json"))).unwrap()).unwrap();
         let sig = BodySignature {
             node: headers[HEADER_NODE].as_str().unwrap().into(),
             key_id: headers[HEADER_KEY_ID].as_str().unwrap().into(),
             signature: headers[HEADER_SIGNATURE].as_str().unwrap().into(),
         };
-        let signer = if sig.node == "nj-xuanwu" {
-            &county
-        } else {
-            &province
-        };
+        let signer = if sig.node == "nj-xuanwu" { &county } else { &province };
         verify_body(signer, &sig, &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let original: Value = serde_json::from_slice(&bytes).unwrap();
         let again = match headers["kind"].as_str().unwrap() {
@@ -244,30 +199,22 @@ fn fixtures_are_signed_and_round_trip() {
                         let events = federation::wire::open_batch(b, &county).unwrap();
                         assert_eq!(events.len(), 2);
                         if let EventBody::Certificate(c) = &events[1].body {
-                            county
-                                .verify(c.content.as_bytes(), &unb64(&c.signature).unwrap())
-                                .unwrap();
+                            county.verify(c.content.as_bytes(), &unb64(&c.signature).unwrap()).unwrap();
                         }
                     }
                 }
                 serde_json::to_value(e).unwrap()
             }
             "delivery_receipt" => {
-                serde_json::to_value(serde_json::from_slice::<DeliveryReceipt>(&bytes).unwrap())
-                    .unwrap()
+                serde_json::to_value(serde_json::from_slice::<DeliveryReceipt>(&bytes).unwrap()).unwrap()
             }
             "application_receipt" => {
-                serde_json::to_value(serde_json::from_slice::<ApplicationReceipt>(&bytes).unwrap())
-                    .unwrap()
+                serde_json::to_value(serde_json::from_slice::<ApplicationReceipt>(&bytes).unwrap()).unwrap()
             }
             other => panic!("unknown kind {other}"),
         };
         assert_eq!(again, original, "{name} does not round-trip");
         // Exact bytes, too: serializing the parsed value reproduces what was signed.
-        assert_eq!(
-            serde_json::to_vec(&again).unwrap().len(),
-            bytes.len(),
-            "{name}"
-        );
+        assert_eq!(serde_json::to_vec(&again).unwrap().len(), bytes.len(), "{name}");
     }
 }

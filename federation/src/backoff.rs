@@ -28,10 +28,7 @@ mod tests {
 
     #[test]
     fn grows_and_is_capped() {
-        let b = Backoff {
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(5),
-        };
+        let b = Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(5) };
         for _ in 0..50 {
             let d1 = b.delay(1);
             assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(101));

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::Utc;
 use schemas::api::ApplicationAnswer;
 use schemas::envelope::{
-    ApplicationReceipt, DeliveryReceipt, Envelope, EnvelopeBody, ForwardedApplication,
-    HEADER_KEY_ID, HEADER_NODE, HEADER_REQUEST_ID, HEADER_SIGNATURE, OriginBatch, WIRE_VERSION,
+    ApplicationReceipt, DeliveryReceipt, Envelope, EnvelopeBody, ForwardedApplication, HEADER_KEY_ID, HEADER_NODE,
+    HEADER_REQUEST_ID, HEADER_SIGNATURE, OriginBatch, WIRE_VERSION,
 };
 use schemas::ids::NodeId;
 
@@ -60,8 +60,7 @@ impl PeerClient {
         envelope: &Envelope,
         timeout: Duration,
     ) -> Result<Vec<u8>, FederationError> {
-        let body =
-            serde_json::to_vec(envelope).map_err(|e| FederationError::Malformed(e.to_string()))?;
+        let body = serde_json::to_vec(envelope).map_err(|e| FederationError::Malformed(e.to_string()))?;
         let sig = sign_body(&self.me, &self.key, &body);
         let url = format!("{}{}", peer.url.trim_end_matches('/'), path);
         let resp = self
@@ -78,23 +77,13 @@ impl PeerClient {
             .await
             .map_err(|e| FederationError::Transport(e.to_string()))?;
         let status = resp.status().as_u16();
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned()
-        };
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let answer_sig = BodySignature {
             node: header(HEADER_NODE),
             key_id: header(HEADER_KEY_ID),
             signature: header(HEADER_SIGNATURE),
         };
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| FederationError::Transport(e.to_string()))?
-            .to_vec();
+        let bytes = resp.bytes().await.map_err(|e| FederationError::Transport(e.to_string()))?.to_vec();
         if status != 200 {
             return Err(FederationError::PeerRefused {
                 status,
@@ -104,9 +93,7 @@ impl PeerClient {
         if answer_sig.node != peer.node_id.as_str() {
             return Err(FederationError::UnknownSender(answer_sig.node));
         }
-        let key = peer
-            .key(&answer_sig.key_id)
-            .ok_or_else(|| FederationError::UnknownKey(answer_sig.key_id.clone()))?;
+        let key = peer.key(&answer_sig.key_id).ok_or_else(|| FederationError::UnknownKey(answer_sig.key_id.clone()))?;
         verify_body(key, &answer_sig, &bytes)?;
         Ok(bytes)
     }
@@ -121,12 +108,10 @@ impl PeerClient {
     ) -> Result<DeliveryReceipt, FederationError> {
         let envelope = self.envelope(peer, request_id, EnvelopeBody::Events { batches });
         let bytes = self.post(peer, ENVELOPES_PATH, &envelope, timeout).await?;
-        let receipt: DeliveryReceipt = serde_json::from_slice(&bytes)
-            .map_err(|e| FederationError::Malformed(e.to_string()))?;
+        let receipt: DeliveryReceipt =
+            serde_json::from_slice(&bytes).map_err(|e| FederationError::Malformed(e.to_string()))?;
         if receipt.envelope_id != envelope.id {
-            return Err(FederationError::Malformed(
-                "receipt for another envelope".into(),
-            ));
+            return Err(FederationError::Malformed("receipt for another envelope".into()));
         }
         Ok(receipt)
     }
@@ -140,15 +125,11 @@ impl PeerClient {
         timeout: Duration,
     ) -> Result<ApplicationAnswer, FederationError> {
         let envelope = self.envelope(peer, request_id, EnvelopeBody::Application(application));
-        let bytes = self
-            .post(peer, APPLICATIONS_PATH, &envelope, timeout)
-            .await?;
-        let receipt: ApplicationReceipt = serde_json::from_slice(&bytes)
-            .map_err(|e| FederationError::Malformed(e.to_string()))?;
+        let bytes = self.post(peer, APPLICATIONS_PATH, &envelope, timeout).await?;
+        let receipt: ApplicationReceipt =
+            serde_json::from_slice(&bytes).map_err(|e| FederationError::Malformed(e.to_string()))?;
         if receipt.envelope_id != envelope.id {
-            return Err(FederationError::Malformed(
-                "receipt for another envelope".into(),
-            ));
+            return Err(FederationError::Malformed("receipt for another envelope".into()));
         }
         Ok(receipt.answer)
     }

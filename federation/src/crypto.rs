@@ -31,8 +31,7 @@ use sm2::elliptic_curve::subtle::ConstantTimeEq as _;
 use sm2::elliptic_curve::zeroize::{Zeroize as _, Zeroizing};
 use sm2::pkcs8::der::pem;
 use sm2::pkcs8::{
-    DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
-    LineEnding,
+    DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _, LineEnding,
 };
 use sm3::{Digest as _, Sm3};
 
@@ -42,8 +41,8 @@ pub const DEFAULT_DIST_ID: &str = "1234567812345678";
 /// `n - 1` for the SM2 curve. SM2 requires the private key `d` in `[1, n-2]`: with `d = n-1`,
 /// `1 + d` is not invertible and no signature can be produced.
 const SM2_N_MINUS_1: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0x72, 0x03, 0xdf, 0x6b, 0x21, 0xc6, 0x05, 0x2b, 0x53, 0xbb, 0xf4, 0x09, 0x39, 0xd5, 0x41, 0x22,
+    0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x72, 0x03, 0xdf,
+    0x6b, 0x21, 0xc6, 0x05, 0x2b, 0x53, 0xbb, 0xf4, 0x09, 0x39, 0xd5, 0x41, 0x22,
 ];
 
 const PEM_LABEL_PRIVATE_KEY: &str = "PRIVATE KEY";
@@ -94,12 +93,9 @@ impl CryptoError {
 
 /// Decodes a PEM document and checks its label.
 fn decode_pem(text: &str, expected_label: &str) -> Result<Vec<u8>, CryptoError> {
-    let (label, der) =
-        pem::decode_vec(text.trim().as_bytes()).map_err(|e| CryptoError::BadPem(e.to_string()))?;
+    let (label, der) = pem::decode_vec(text.trim().as_bytes()).map_err(|e| CryptoError::BadPem(e.to_string()))?;
     if label != expected_label {
-        return Err(CryptoError::BadPem(format!(
-            "expected a \"{expected_label}\" PEM block, found \"{label}\""
-        )));
+        return Err(CryptoError::BadPem(format!("expected a \"{expected_label}\" PEM block, found \"{label}\"")));
     }
     Ok(der)
 }
@@ -135,9 +131,7 @@ impl SigningKey {
     fn from_secret(secret: &sm2::SecretKey) -> Result<Self, CryptoError> {
         let d = Zeroizing::new(secret.to_bytes());
         if bool::from(d.as_slice().ct_eq(&SM2_N_MINUS_1)) {
-            return Err(CryptoError::BadKey(
-                "SM2 private key must be in [1, n-2]".to_owned(),
-            ));
+            return Err(CryptoError::BadKey("SM2 private key must be in [1, n-2]".to_owned()));
         }
         let inner = sm2::dsa::SigningKey::new(DEFAULT_DIST_ID, secret)
             .map_err(|_| CryptoError::BadKey("cannot derive the SM2 signing key".to_owned()))?;
@@ -202,9 +196,7 @@ impl SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("key_id", &self.public.0.key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("key_id", &self.public.0.key_id).finish_non_exhaustive()
     }
 }
 
@@ -230,11 +222,7 @@ impl PublicKey {
             .map_err(|e| CryptoError::BadKey(format!("cannot encode SPKI: {e}")))?
             .into_vec();
         let key_id = hex::encode(&sm3(&spki_der)[..8]);
-        Ok(Self(Arc::new(PublicKeyInner {
-            verifying,
-            spki_der,
-            key_id,
-        })))
+        Ok(Self(Arc::new(PublicKeyInner { verifying, spki_der, key_id })))
     }
 
     fn from_point(point: sm2::PublicKey) -> Result<Self, CryptoError> {
@@ -277,12 +265,8 @@ impl PublicKey {
     /// Verifies a DER `SEQUENCE { r, s }` SM2/SM3 signature made with [`DEFAULT_DIST_ID`].
     /// Malformed signature bytes yield [`CryptoError::BadSignature`], never a panic.
     pub fn verify(&self, msg: &[u8], der_sig: &[u8]) -> Result<(), CryptoError> {
-        let signature =
-            sm2::dsa::Signature::from_der(der_sig).map_err(|_| CryptoError::BadSignature)?;
-        self.0
-            .verifying
-            .verify(msg, &signature)
-            .map_err(|_| CryptoError::BadSignature)
+        let signature = sm2::dsa::Signature::from_der(der_sig).map_err(|_| CryptoError::BadSignature)?;
+        self.0.verifying.verify(msg, &signature).map_err(|_| CryptoError::BadSignature)
     }
 }
 
@@ -302,9 +286,7 @@ impl Hash for PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublicKey")
-            .field("key_id", &self.0.key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("PublicKey").field("key_id", &self.0.key_id).finish_non_exhaustive()
     }
 }
 
@@ -339,15 +321,8 @@ pub fn hmac_sm3(key: &[u8], data: &[u8]) -> [u8; 32] {
         *i ^= k;
         *o ^= k;
     }
-    let inner = Sm3::new()
-        .chain_update(ipad.as_slice())
-        .chain_update(data)
-        .finalize();
-    Sm3::new()
-        .chain_update(opad.as_slice())
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let inner = Sm3::new().chain_update(ipad.as_slice()).chain_update(data).finalize();
+    Sm3::new().chain_update(opad.as_slice()).chain_update(inner).finalize().into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,9 +355,9 @@ impl Sm4Key {
 
     /// Key from exactly 16 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let array: [u8; 16] = bytes.try_into().map_err(|_| {
-            CryptoError::BadKey(format!("SM4 key must be 16 bytes, got {}", bytes.len()))
-        })?;
+        let array: [u8; 16] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::BadKey(format!("SM4 key must be 16 bytes, got {}", bytes.len())))?;
         Ok(Self::from_array(array))
     }
 
@@ -393,10 +368,8 @@ impl Sm4Key {
 
     /// Key from 32 hex characters (either case).
     pub fn from_hex(s: &str) -> Result<Self, CryptoError> {
-        let bytes = Zeroizing::new(
-            hex::decode(s.trim())
-                .map_err(|e| CryptoError::BadKey(format!("SM4 key is not hex: {e}")))?,
-        );
+        let bytes =
+            Zeroizing::new(hex::decode(s.trim()).map_err(|e| CryptoError::BadKey(format!("SM4 key is not hex: {e}")))?);
         Self::from_bytes(&bytes)
     }
 
@@ -439,19 +412,11 @@ impl Sm4Key {
     /// Authenticated decryption of [`Sm4Key::encrypt`] output; fails with
     /// [`CryptoError::Decrypt`] on a wrong key, wrong `aad`, truncation or any modification.
     pub fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let (nonce, rest) = ciphertext
-            .split_first_chunk::<GCM_NONCE_LEN>()
-            .ok_or(CryptoError::Decrypt)?;
-        let (body, tag) = rest
-            .split_last_chunk::<GCM_TAG_LEN>()
-            .ok_or(CryptoError::Decrypt)?;
+        let (nonce, rest) = ciphertext.split_first_chunk::<GCM_NONCE_LEN>().ok_or(CryptoError::Decrypt)?;
+        let (body, tag) = rest.split_last_chunk::<GCM_TAG_LEN>().ok_or(CryptoError::Decrypt)?;
         let mut plaintext = body.to_vec();
-        let decrypted = self.aead.decrypt_inout_detached(
-            &(*nonce).into(),
-            aad,
-            plaintext.as_mut_slice().into(),
-            &(*tag).into(),
-        );
+        let decrypted =
+            self.aead.decrypt_inout_detached(&(*nonce).into(), aad, plaintext.as_mut_slice().into(), &(*tag).into());
         match decrypted {
             Ok(()) => Ok(plaintext),
             Err(_) => Err(CryptoError::Decrypt),
@@ -482,9 +447,7 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// Decodes standard base64 with padding (strict: no whitespace, no URL-safe alphabet).
 pub fn unb64(s: &str) -> Result<Vec<u8>, CryptoError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(|e| CryptoError::BadBase64(e.to_string()))
+    base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| CryptoError::BadBase64(e.to_string()))
 }
 
 #[cfg(test)]
@@ -509,16 +472,10 @@ mod tests {
 
     #[test]
     fn sm3_standard_vectors() {
-        assert_eq!(
-            sm3_hex(b"abc"),
-            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
-        );
+        assert_eq!(sm3_hex(b"abc"), "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0");
         let abcd16 = b"abcd".repeat(16);
         assert_eq!(abcd16.len(), 64);
-        assert_eq!(
-            sm3_hex(&abcd16),
-            "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
-        );
+        assert_eq!(sm3_hex(&abcd16), "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732");
         assert_eq!(hex::encode(sm3(b"abc")), sm3_hex(b"abc"));
     }
 
@@ -565,10 +522,7 @@ mod tests {
     }
 
     fn standard_der_signature() -> Vec<u8> {
-        sm2::dsa::Signature::from_scalars(h32(R), h32(S))
-            .unwrap()
-            .to_der()
-            .to_vec()
+        sm2::dsa::Signature::from_scalars(h32(R), h32(S)).unwrap().to_der().to_vec()
     }
 
     #[test]
@@ -586,16 +540,10 @@ mod tests {
 
         let mut tampered = b"message digest".to_vec();
         tampered[3] ^= 0x01;
-        assert_eq!(
-            public.verify(&tampered, &der),
-            Err(CryptoError::BadSignature)
-        );
+        assert_eq!(public.verify(&tampered, &der), Err(CryptoError::BadSignature));
         let mut bad_sig = der.clone();
         bad_sig[20] ^= 0x80;
-        assert_eq!(
-            public.verify(b"message digest", &bad_sig),
-            Err(CryptoError::BadSignature)
-        );
+        assert_eq!(public.verify(b"message digest", &bad_sig), Err(CryptoError::BadSignature));
     }
 
     #[test]
@@ -662,18 +610,12 @@ mod tests {
         // Wrong key.
         let other = SigningKey::generate();
         assert_ne!(other.public_key(), public);
-        assert_eq!(
-            other.public_key().verify(msg, &sig),
-            Err(CryptoError::BadSignature)
-        );
+        assert_eq!(other.public_key().verify(msg, &sig), Err(CryptoError::BadSignature));
 
         // Tampered message.
         let mut tampered = msg.to_vec();
         tampered[0] ^= 0x20;
-        assert_eq!(
-            public.verify(&tampered, &sig),
-            Err(CryptoError::BadSignature)
-        );
+        assert_eq!(public.verify(&tampered, &sig), Err(CryptoError::BadSignature));
         let mut longer = msg.to_vec();
         longer.push(0);
         assert_eq!(public.verify(&longer, &sig), Err(CryptoError::BadSignature));
@@ -718,12 +660,7 @@ mod tests {
             cases.push(flipped);
         }
         for sig in &cases {
-            assert_eq!(
-                public.verify(msg, sig),
-                Err(CryptoError::BadSignature),
-                "accepted {}",
-                hex::encode(sig)
-            );
+            assert_eq!(public.verify(msg, sig), Err(CryptoError::BadSignature), "accepted {}", hex::encode(sig));
         }
         assert_eq!(public.verify(msg, &good), Ok(()));
     }
@@ -747,17 +684,11 @@ mod tests {
         let public2 = PublicKey::from_spki_pem(&pub_pem).unwrap();
         assert_eq!(public2, public);
         assert_eq!(public2.to_spki_der(), public.to_spki_der());
-        assert_eq!(
-            PublicKey::from_spki_der(&public.to_spki_der()).unwrap(),
-            public
-        );
+        assert_eq!(PublicKey::from_spki_der(&public.to_spki_der()).unwrap(), public);
         // SPKI DER: SEQUENCE(89) { SEQUENCE { id-ecPublicKey, sm2 }, BIT STRING 04‖x‖y }
         let der = public.to_spki_der();
         assert_eq!(der.len(), 91);
-        assert_eq!(
-            &der[..27],
-            h("3059301306072a8648ce3d020106082a811ccf5501822d03420004").as_slice()
-        );
+        assert_eq!(&der[..27], h("3059301306072a8648ce3d020106082a811ccf5501822d03420004").as_slice());
         // CRLF and surrounding whitespace are accepted.
         let crlf = format!("\n  {}  \n", pub_pem.replace('\n', "\r\n"));
         assert_eq!(PublicKey::from_spki_pem(&crlf).unwrap(), public);
@@ -779,42 +710,23 @@ mod tests {
         assert!(format!("{public:?}").contains(&id));
 
         // Errors.
-        assert_eq!(
-            PublicKey::from_spki_pem(&priv_pem).unwrap_err().code(),
-            "bad_pem"
-        );
-        assert_eq!(
-            SigningKey::from_pkcs8_pem(&pub_pem).unwrap_err().code(),
-            "bad_pem"
-        );
-        assert_eq!(
-            SigningKey::from_pkcs8_pem("garbage").unwrap_err().code(),
-            "bad_pem"
-        );
+        assert_eq!(PublicKey::from_spki_pem(&priv_pem).unwrap_err().code(), "bad_pem");
+        assert_eq!(SigningKey::from_pkcs8_pem(&pub_pem).unwrap_err().code(), "bad_pem");
+        assert_eq!(SigningKey::from_pkcs8_pem("garbage").unwrap_err().code(), "bad_pem");
         let broken = pub_pem.replace("-----END PUBLIC KEY-----", "");
-        assert_eq!(
-            PublicKey::from_spki_pem(&broken).unwrap_err().code(),
-            "bad_pem"
-        );
+        assert_eq!(PublicKey::from_spki_pem(&broken).unwrap_err().code(), "bad_pem");
         // A P-256 key is well-formed PEM but the wrong curve.
         let p256 = "-----BEGIN PUBLIC KEY-----\n\
             MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzhpXhID3ePD/e6/eesExmnjye+DC\n\
             WS6ISY0jlibfAMKKbO6lXU2VIdYWJaUQqiUXmNvE3BJZGfcRloprX1UgqQ==\n\
             -----END PUBLIC KEY-----\n";
-        assert_eq!(
-            PublicKey::from_spki_pem(p256).unwrap_err().code(),
-            "bad_key"
-        );
+        assert_eq!(PublicKey::from_spki_pem(p256).unwrap_err().code(), "bad_key");
     }
 
     // ---- 5. OpenSSL interop ----
 
     fn openssl_bin() -> &'static str {
-        if Path::new("/usr/bin/openssl").exists() {
-            "/usr/bin/openssl"
-        } else {
-            "openssl"
-        }
+        if Path::new("/usr/bin/openssl").exists() { "/usr/bin/openssl" } else { "openssl" }
     }
 
     /// Runs openssl and fails the test (never skips) if it is missing or exits non-zero.
@@ -884,10 +796,7 @@ mod tests {
 
         // openssl derives the same SPKI PEM from our PKCS#8 key, byte for byte.
         let out = openssl(p, &["pkey", "-in", "priv.pem", "-pubout"]);
-        assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
-            key.public_key().to_spki_pem().unwrap()
-        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), key.public_key().to_spki_pem().unwrap());
         // And it recognises the key as SM2.
         let out = openssl(p, &["pkey", "-in", "priv.pem", "-noout", "-text"]);
         let text = String::from_utf8(out.stdout).unwrap();
@@ -902,22 +811,8 @@ mod tests {
         std::fs::write(p.join("msg.bin"), &msg).unwrap();
 
         for (name, genpkey_args) in [
-            (
-                "sm2",
-                &["genpkey", "-algorithm", "SM2", "-out", "sm2.pem"][..],
-            ),
-            (
-                "ec",
-                &[
-                    "genpkey",
-                    "-algorithm",
-                    "EC",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:SM2",
-                    "-out",
-                    "ec.pem",
-                ][..],
-            ),
+            ("sm2", &["genpkey", "-algorithm", "SM2", "-out", "sm2.pem"][..]),
+            ("ec", &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", "ec.pem"][..]),
         ] {
             let key_file = format!("{name}.pem");
             let pub_file = format!("{name}.pub.pem");
@@ -945,11 +840,7 @@ mod tests {
             let public = PublicKey::from_spki_pem(&pub_pem).unwrap();
             assert_eq!(public.to_spki_pem().unwrap(), pub_pem, "{name}");
             assert_eq!(public.verify(&msg, &sig), Ok(()), "{name}");
-            assert_eq!(
-                public.verify(b"signed by openssL", &sig),
-                Err(CryptoError::BadSignature),
-                "{name}"
-            );
+            assert_eq!(public.verify(b"signed by openssL", &sig), Err(CryptoError::BadSignature), "{name}");
 
             let signing = SigningKey::from_pkcs8_pem(&key_pem).unwrap();
             assert_eq!(signing.public_key(), public, "{name}");
@@ -982,10 +873,8 @@ mod tests {
         let key = Sm4Key::from_hex("0123456789ABCDEFFEDCBA9876543210").unwrap();
         let nonce: [u8; 12] = h("00001234567800000000ABCD").try_into().unwrap();
         let aad = h("FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2");
-        let plaintext = h(
-            "AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBCCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDD\
-                           EEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFFEEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA",
-        );
+        let plaintext = h("AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBCCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDD\
+                           EEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFFEEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA");
         let sealed = key.encrypt_with_nonce(nonce, &plaintext, &aad).unwrap();
         let expected = h("00001234567800000000ABCD\
              17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735\
@@ -1016,24 +905,14 @@ mod tests {
         for i in 0..ct.len() {
             let mut bad = ct.clone();
             bad[i] ^= 0x04;
-            assert_eq!(
-                key.decrypt(&bad, aad),
-                Err(CryptoError::Decrypt),
-                "byte {i}"
-            );
+            assert_eq!(key.decrypt(&bad, aad), Err(CryptoError::Decrypt), "byte {i}");
         }
         // Wrong aad, wrong key, truncation, extension.
-        assert_eq!(
-            key.decrypt(&ct, b"envelope-id:01HXYz"),
-            Err(CryptoError::Decrypt)
-        );
+        assert_eq!(key.decrypt(&ct, b"envelope-id:01HXYz"), Err(CryptoError::Decrypt));
         assert_eq!(key.decrypt(&ct, b""), Err(CryptoError::Decrypt));
         let other = Sm4Key::generate();
         assert_eq!(other.decrypt(&ct, aad), Err(CryptoError::Decrypt));
-        assert_eq!(
-            key.decrypt(&ct[..ct.len() - 1], aad),
-            Err(CryptoError::Decrypt)
-        );
+        assert_eq!(key.decrypt(&ct[..ct.len() - 1], aad), Err(CryptoError::Decrypt));
         assert_eq!(key.decrypt(&ct[..27], aad), Err(CryptoError::Decrypt));
         assert_eq!(key.decrypt(&[], aad), Err(CryptoError::Decrypt));
         let mut longer = ct.clone();
@@ -1049,23 +928,14 @@ mod tests {
         assert_eq!(hex_key.len(), 32);
         let same = Sm4Key::from_hex(&hex_key).unwrap();
         assert_eq!(same.to_hex(), hex_key);
-        assert_eq!(
-            Sm4Key::from_hex(&hex_key.to_uppercase()).unwrap().to_hex(),
-            hex_key
-        );
+        assert_eq!(Sm4Key::from_hex(&hex_key.to_uppercase()).unwrap().to_hex(), hex_key);
         let ct = key.encrypt(b"x", b"");
         assert_eq!(same.decrypt(&ct, b"").unwrap(), b"x");
         assert_eq!(Sm4Key::from_bytes(&h(&hex_key)).unwrap().to_hex(), hex_key);
         assert_ne!(Sm4Key::generate().to_hex(), hex_key);
 
-        assert_eq!(
-            Sm4Key::from_bytes(&[0u8; 15]).unwrap_err().code(),
-            "bad_key"
-        );
-        assert_eq!(
-            Sm4Key::from_bytes(&[0u8; 17]).unwrap_err().code(),
-            "bad_key"
-        );
+        assert_eq!(Sm4Key::from_bytes(&[0u8; 15]).unwrap_err().code(), "bad_key");
+        assert_eq!(Sm4Key::from_bytes(&[0u8; 17]).unwrap_err().code(), "bad_key");
         assert_eq!(Sm4Key::from_hex("zz").unwrap_err().code(), "bad_key");
         assert_eq!(Sm4Key::from_hex("00").unwrap_err().code(), "bad_key");
 
@@ -1082,10 +952,7 @@ mod tests {
         //   printf '<data>' | openssl mac -digest SM3 -macopt hexkey:<key> HMAC
         let key32 = h("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
         assert_eq!(
-            hex::encode(hmac_sm3(
-                &key32,
-                b"The quick brown fox jumps over the lazy dog"
-            )),
+            hex::encode(hmac_sm3(&key32, b"The quick brown fox jumps over the lazy dog")),
             "be1c9ca286f325f95cf8d9020e4242747d60faa7069d1e9758a28597c712eb46"
         );
         // 100-byte key (longer than the 64-byte block: hashed first).
@@ -1106,17 +973,8 @@ mod tests {
         std::fs::write(dir.path().join("data.bin"), &data).unwrap();
         for key_len in [0usize, 1, 63, 64, 65, 200] {
             let key: Vec<u8> = (0..key_len).map(|i| (i * 7 + 3) as u8).collect();
-            let macopt = if key.is_empty() {
-                "key:".to_owned()
-            } else {
-                format!("hexkey:{}", hex::encode(&key))
-            };
-            let out = openssl(
-                dir.path(),
-                &[
-                    "mac", "-digest", "SM3", "-macopt", &macopt, "-in", "data.bin", "HMAC",
-                ],
-            );
+            let macopt = if key.is_empty() { "key:".to_owned() } else { format!("hexkey:{}", hex::encode(&key)) };
+            let out = openssl(dir.path(), &["mac", "-digest", "SM3", "-macopt", &macopt, "-in", "data.bin", "HMAC"]);
             assert_eq!(
                 String::from_utf8(out.stdout).unwrap().trim().to_lowercase(),
                 hex::encode(hmac_sm3(&key, &data)),

@@ -28,10 +28,7 @@ pub enum OutboxItem {
     /// A batch received from below, forwarded intact.
     Forward { id: i64, batch: OriginBatch },
     /// An application queued for a child (interface navigation while the child was down).
-    Application {
-        id: i64,
-        application: ForwardedApplication,
-    },
+    Application { id: i64, application: ForwardedApplication },
 }
 
 impl OutboxItem {
@@ -67,23 +64,18 @@ pub struct DeliveryConfig {
 }
 
 /// Group consecutive items into origin batches, sealing local events with this node's key.
-pub fn build_batches(
-    client: &PeerClient,
-    items: &[OutboxItem],
-) -> Result<Vec<OriginBatch>, String> {
+pub fn build_batches(client: &PeerClient, items: &[OutboxItem]) -> Result<Vec<OriginBatch>, String> {
     let mut batches = Vec::new();
     let mut run: Vec<Event> = Vec::new();
     let mut run_origin: Option<DivisionCode> = None;
-    let flush =
-        |run: &mut Vec<Event>, origin: &Option<DivisionCode>, out: &mut Vec<OriginBatch>| {
-            if let (Some(origin), false) = (origin, run.is_empty()) {
-                let batch = seal_batch(origin, client.node_id(), client.key(), run)
-                    .map_err(|e| e.to_string())?;
-                out.push(batch);
-                run.clear();
-            }
-            Ok::<(), String>(())
-        };
+    let flush = |run: &mut Vec<Event>, origin: &Option<DivisionCode>, out: &mut Vec<OriginBatch>| {
+        if let (Some(origin), false) = (origin, run.is_empty()) {
+            let batch = seal_batch(origin, client.node_id(), client.key(), run).map_err(|e| e.to_string())?;
+            out.push(batch);
+            run.clear();
+        }
+        Ok::<(), String>(())
+    };
     for item in items {
         match item {
             OutboxItem::Local { event, .. } => {
@@ -122,9 +114,7 @@ pub async fn deliver_once(
         let store = Arc::clone(store);
         let id = peer.node_id.clone();
         let limit = config.batch_limit;
-        tokio::task::spawn_blocking(move || store.pending(&id, limit))
-            .await
-            .map_err(|e| e.to_string())??
+        tokio::task::spawn_blocking(move || store.pending(&id, limit)).await.map_err(|e| e.to_string())??
     };
     if items.is_empty() {
         return Ok(Round::Idle);
@@ -132,10 +122,7 @@ pub async fn deliver_once(
     let request_id = ulid::Ulid::new().to_string();
     // Applications go one by one to their own endpoint; events go together in one envelope.
     if let OutboxItem::Application { id, application } = &items[0] {
-        let answer = match client
-            .send_application(peer, &request_id, application.clone(), config.timeout)
-            .await
-        {
+        let answer = match client.send_application(peer, &request_id, application.clone(), config.timeout).await {
             Ok(answer) => Ok(answer),
             Err(e) if e.is_transient() => return Err(e.to_string()),
             Err(e) => Err(e.to_string()),
@@ -150,23 +137,16 @@ pub async fn deliver_once(
         .map_err(|e| e.to_string())??;
         return Ok(Round::Sent(1));
     }
-    let events: Vec<OutboxItem> = items
-        .into_iter()
-        .take_while(|i| !matches!(i, OutboxItem::Application { .. }))
-        .collect();
+    let events: Vec<OutboxItem> =
+        items.into_iter().take_while(|i| !matches!(i, OutboxItem::Application { .. })).collect();
     let ids: Vec<i64> = events.iter().map(OutboxItem::id).collect();
     let batches = build_batches(client, &events)?;
-    let receipt = client
-        .send_events(peer, &request_id, batches, config.timeout)
-        .await
-        .map_err(|e| e.to_string())?;
+    let receipt = client.send_events(peer, &request_id, batches, config.timeout).await.map_err(|e| e.to_string())?;
     tracing::debug!(peer = %peer.node_id, request_id, accepted = receipt.accepted, duplicates = receipt.duplicates, "delivered");
     let store = Arc::clone(store);
     let peer_id = peer.node_id.clone();
     let n = ids.len();
-    tokio::task::spawn_blocking(move || store.delivered(&peer_id, &ids))
-        .await
-        .map_err(|e| e.to_string())??;
+    tokio::task::spawn_blocking(move || store.delivered(&peer_id, &ids)).await.map_err(|e| e.to_string())??;
     Ok(Round::Sent(n))
 }
 

@@ -31,12 +31,8 @@ pub fn check_envelope<'a>(
     now: DateTime<Utc>,
     max_skew: Duration,
 ) -> Result<CheckedEnvelope<'a>, FederationError> {
-    let sender = directory
-        .get_str(&sig.node)
-        .ok_or_else(|| FederationError::UnknownSender(sig.node.clone()))?;
-    let key = sender
-        .key(&sig.key_id)
-        .ok_or_else(|| FederationError::UnknownKey(sig.key_id.clone()))?;
+    let sender = directory.get_str(&sig.node).ok_or_else(|| FederationError::UnknownSender(sig.node.clone()))?;
+    let key = sender.key(&sig.key_id).ok_or_else(|| FederationError::UnknownKey(sig.key_id.clone()))?;
     verify_body(key, sig, body)?;
     // The signature is good; only now do we spend effort parsing.
     let value: serde_json::Value =
@@ -45,12 +41,9 @@ pub fn check_envelope<'a>(
     if v != u64::from(WIRE_VERSION) {
         return Err(FederationError::UnsupportedVersion(v as u32));
     }
-    let envelope: Envelope =
-        serde_json::from_value(value).map_err(|e| FederationError::Malformed(e.to_string()))?;
+    let envelope: Envelope = serde_json::from_value(value).map_err(|e| FederationError::Malformed(e.to_string()))?;
     if envelope.from.as_str() != sig.node {
-        return Err(FederationError::Malformed(
-            "from differs from the signing node".into(),
-        ));
+        return Err(FederationError::Malformed("from differs from the signing node".into()));
     }
     if &envelope.to != me {
         return Err(FederationError::WrongRecipient(envelope.to.to_string()));
@@ -96,9 +89,7 @@ pub fn open_batches(
     keyring: &dyn KeyRing,
 ) -> Result<(Vec<OpenedBatch>, Vec<KnownKey>), FederationError> {
     let EnvelopeBody::Events { batches } = &envelope.body else {
-        return Err(FederationError::Malformed(
-            "expected an events envelope".into(),
-        ));
+        return Err(FederationError::Malformed("expected an events envelope".into()));
     };
     if sender.relation != Relation::Child {
         return Err(FederationError::OriginNotAllowed {
@@ -119,10 +110,7 @@ pub fn open_batches(
             });
         }
         let key: PublicKey = if batch.origin_node == sender.node_id {
-            sender
-                .key(&batch.key_id)
-                .cloned()
-                .ok_or_else(|| FederationError::UnknownKey(batch.key_id.clone()))?
+            sender.key(&batch.key_id).cloned().ok_or_else(|| FederationError::UnknownKey(batch.key_id.clone()))?
         } else {
             let known = learned
                 .get(&batch.key_id)
@@ -151,18 +139,11 @@ pub fn open_batches(
                 }
                 learned.insert(
                     e.key_id.clone(),
-                    KnownKey {
-                        node_id: e.node_id.clone(),
-                        division: e.division.clone(),
-                        key,
-                    },
+                    KnownKey { node_id: e.node_id.clone(), division: e.division.clone(), key },
                 );
             }
         }
-        opened.push(OpenedBatch {
-            batch: batch.clone(),
-            events,
-        });
+        opened.push(OpenedBatch { batch: batch.clone(), events });
     }
     Ok((opened, learned.into_values().collect()))
 }

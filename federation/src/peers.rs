@@ -49,9 +49,7 @@ pub struct Directory {
 
 impl Directory {
     pub fn new(peers: Vec<Peer>) -> Self {
-        Self {
-            peers: peers.into_iter().map(|p| (p.node_id.clone(), p)).collect(),
-        }
+        Self { peers: peers.into_iter().map(|p| (p.node_id.clone(), p)).collect() }
     }
     pub fn get(&self, id: &NodeId) -> Option<&Peer> {
         self.peers.get(id)
@@ -63,9 +61,7 @@ impl Directory {
         self.peers.values().find(|p| p.relation == Relation::Parent)
     }
     pub fn children(&self) -> impl Iterator<Item = &Peer> {
-        self.peers
-            .values()
-            .filter(|p| p.relation == Relation::Child)
+        self.peers.values().filter(|p| p.relation == Relation::Child)
     }
     pub fn all(&self) -> impl Iterator<Item = &Peer> {
         self.peers.values()

@@ -10,11 +10,7 @@ pub enum Route {
     /// An office hosted by this node.
     Local(DivisionCode),
     /// A child node serves it.
-    Child {
-        node_id: NodeId,
-        division: DivisionCode,
-        navigation: NavigationMode,
-    },
+    Child { node_id: NodeId, division: DivisionCode, navigation: NavigationMode },
     /// Nothing below this node serves the division.
     NotServed,
 }
@@ -35,10 +31,7 @@ fn specificity(d: &DivisionCode) -> u8 {
 }
 
 impl Router {
-    pub fn new(
-        offices: Vec<DivisionCode>,
-        children: Vec<(DivisionCode, NodeId, NavigationMode)>,
-    ) -> Self {
+    pub fn new(offices: Vec<DivisionCode>, children: Vec<(DivisionCode, NodeId, NavigationMode)>) -> Self {
         Self { offices, children }
     }
 
@@ -58,14 +51,7 @@ impl Router {
             if div.contains(&target) {
                 let s = specificity(div);
                 if best.as_ref().is_none_or(|(b, _)| s > *b) {
-                    best = Some((
-                        s,
-                        Route::Child {
-                            node_id: node.clone(),
-                            division: div.clone(),
-                            navigation: *nav,
-                        },
-                    ));
+                    best = Some((s, Route::Child { node_id: node.clone(), division: div.clone(), navigation: *nav }));
                 }
             }
         }
@@ -96,26 +82,15 @@ mod tests {
         );
         assert_eq!(
             province.route(&d("320102")),
-            Route::Child {
-                node_id: n("xuanwu"),
-                division: d("320102"),
-                navigation: NavigationMode::Interface
-            }
+            Route::Child { node_id: n("xuanwu"), division: d("320102"), navigation: NavigationMode::Interface }
         );
         // 白下区 320103 was merged into 秦淮区 320104 in 2013.
-        assert!(
-            matches!(province.route(&d("320103")), Route::Child { node_id, .. } if node_id == n("qinhuai"))
-        );
+        assert!(matches!(province.route(&d("320103")), Route::Child { node_id, .. } if node_id == n("qinhuai")));
         assert_eq!(province.route(&d("320105")), Route::Local(d("320000")));
         assert_eq!(province.route(&d("110101")), Route::NotServed);
 
-        let nation = Router::new(
-            vec![],
-            vec![(d("320000"), n("js"), NavigationMode::Interface)],
-        );
-        assert!(
-            matches!(nation.route(&d("320104")), Route::Child { node_id, .. } if node_id == n("js"))
-        );
+        let nation = Router::new(vec![], vec![(d("320000"), n("js"), NavigationMode::Interface)]);
+        assert!(matches!(nation.route(&d("320104")), Route::Child { node_id, .. } if node_id == n("js")));
         assert_eq!(nation.route(&d("330102")), Route::NotServed);
     }
 }

@@ -43,12 +43,8 @@ pub fn issue(key: &SigningKey, claims: &NavigationClaims) -> Result<String, Fede
 
 /// Read the claims without checking anything (to find the issuer's key).
 pub fn peek(token: &str) -> Result<NavigationClaims, FederationError> {
-    let (head, _) = token
-        .split_once('.')
-        .ok_or_else(|| FederationError::TokenInvalid("shape".into()))?;
-    let json = URL_SAFE_NO_PAD
-        .decode(head)
-        .map_err(|_| FederationError::TokenInvalid("encoding".into()))?;
+    let (head, _) = token.split_once('.').ok_or_else(|| FederationError::TokenInvalid("shape".into()))?;
+    let json = URL_SAFE_NO_PAD.decode(head).map_err(|_| FederationError::TokenInvalid("encoding".into()))?;
     serde_json::from_slice(&json).map_err(|_| FederationError::TokenInvalid("claims".into()))
 }
 
@@ -59,15 +55,9 @@ pub fn verify(
     audience: &NodeId,
     now: DateTime<Utc>,
 ) -> Result<NavigationClaims, FederationError> {
-    let (head, sig) = token
-        .split_once('.')
-        .ok_or_else(|| FederationError::TokenInvalid("shape".into()))?;
-    let der = URL_SAFE_NO_PAD
-        .decode(sig)
-        .map_err(|_| FederationError::TokenInvalid("encoding".into()))?;
-    issuer_key
-        .verify(head.as_bytes(), &der)
-        .map_err(|_| FederationError::TokenInvalid("signature".into()))?;
+    let (head, sig) = token.split_once('.').ok_or_else(|| FederationError::TokenInvalid("shape".into()))?;
+    let der = URL_SAFE_NO_PAD.decode(sig).map_err(|_| FederationError::TokenInvalid("encoding".into()))?;
+    issuer_key.verify(head.as_bytes(), &der).map_err(|_| FederationError::TokenInvalid("signature".into()))?;
     let claims = peek(token)?;
     if claims.key_id != issuer_key.key_id() {
         return Err(FederationError::TokenInvalid("key".into()));

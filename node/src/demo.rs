@@ -11,8 +11,8 @@ use schemas::ids::{DivisionCode, NodeId};
 
 use crate::keys;
 use crate::settings::{
-    DatabaseSettings, FederationSettings, HttpSettings, KeySettings, LogSettings, OfficeSettings,
-    PeerSettings, Settings,
+    DatabaseSettings, FederationSettings, HttpSettings, KeySettings, LogSettings, OfficeSettings, PeerSettings,
+    Settings, TlsSettings,
 };
 use crate::startup::{Application, RunningNode};
 
@@ -41,10 +41,7 @@ fn base(node: &str, mode: Mode, division: &str, dir: &Path, port: u16) -> anyhow
             public_url: format!("http://127.0.0.1:{port}"),
             max_body_bytes: 1 << 20,
         },
-        database: DatabaseSettings {
-            url: "sqlite://node.db".into(),
-            pool_size: 8,
-        },
+        database: DatabaseSettings { url: "sqlite://node.db".into(), pool_size: 8 },
         keys: KeySettings {
             signing_key_file: "keys/node.key.pem".into(),
             data_key_file: "keys/data.key".into(),
@@ -60,10 +57,8 @@ fn base(node: &str, mode: Mode, division: &str, dir: &Path, port: u16) -> anyhow
             token_ttl_secs: 300,
             parallelism: 8,
         },
-        log: LogSettings {
-            filter: "info".into(),
-            json: false,
-        },
+        tls: TlsSettings::default(),
+        log: LogSettings { filter: "info".into(), json: false },
         parent: None,
         children: vec![],
         offices: vec![],
@@ -96,21 +91,11 @@ fn peer(
 /// keys created under `dir` when missing.
 pub fn federation_settings(dir: &Path, ports: [u16; 4]) -> anyhow::Result<[Settings; 4]> {
     let [pn, pp, px, pq] = ports;
-    let (kn, kp, kx, kq) = (
-        public_pem(dir, NATION)?,
-        public_pem(dir, PROVINCE)?,
-        public_pem(dir, XUANWU)?,
-        public_pem(dir, QINHUAI)?,
-    );
+    let (kn, kp, kx, kq) =
+        (public_pem(dir, NATION)?, public_pem(dir, PROVINCE)?, public_pem(dir, XUANWU)?, public_pem(dir, QINHUAI)?);
 
     let mut nation = base(NATION, Mode::National, "000000", dir, pn)?;
-    nation.children = vec![peer(
-        PROVINCE,
-        "320000",
-        pp,
-        &kp,
-        Some(NavigationMode::Interface),
-    )?];
+    nation.children = vec![peer(PROVINCE, "320000", pp, &kp, Some(NavigationMode::Interface))?];
 
     let mut province = base(PROVINCE, Mode::Province, "320000", dir, pp)?;
     province.parent = Some(peer(NATION, "000000", pn, &kn, None)?);
@@ -150,16 +135,11 @@ pub async fn add_staff(
     name: &str,
 ) -> anyhow::Result<()> {
     let db = node.state.db.clone();
-    let (office, username, password, name) = (
-        office.to_owned(),
-        username.to_owned(),
-        password.to_owned(),
-        name.to_owned(),
-    );
+    let (office, username, password, name) =
+        (office.to_owned(), username.to_owned(), password.to_owned(), name.to_owned());
     tokio::task::spawn_blocking(move || {
         db.write(|conn| {
-            crate::store::staff::upsert(conn, &office, &username, &password, &name)
-                .map_err(anyhow::Error::msg)
+            crate::store::staff::upsert(conn, &office, &username, &password, &name).map_err(anyhow::Error::msg)
         })
     })
     .await??;
@@ -169,9 +149,7 @@ pub async fn add_staff(
 fn random_password() -> String {
     const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::thread_rng();
-    (0..14)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect()
+    (0..14).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
 }
 
 /// Run the demo until Ctrl-C.
@@ -183,9 +161,7 @@ pub async fn run(base_port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()
     let mut nodes = Vec::new();
     for s in settings {
         let label = format!("{} ({})", s.node_id, s.division);
-        let app = Application::build(s)
-            .await
-            .map_err(|e| anyhow::anyhow!("{label}: {e:#}"))?;
+        let app = Application::build(s).await.map_err(|e| anyhow::anyhow!("{label}: {e:#}"))?;
         nodes.push(app.spawn());
     }
     let pw_x = random_password();
@@ -194,10 +170,7 @@ pub async fn run(base_port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()
     add_staff(&nodes[3], "320104", "qinhuai-clerk", &pw_q, "秦淮区登记员").await?;
     let sample = seed(&nodes, &pw_x).await;
 
-    println!(
-        "bdc-node demo — a federation on 127.0.0.1 (data in {})",
-        dir.display()
-    );
+    println!("bdc-node demo — a federation on 127.0.0.1 (data in {})", dir.display());
     println!();
     for (n, role) in nodes.iter().zip([
         "national 国家级",
@@ -257,17 +230,10 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
             {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "obligor"}
         ]
     });
-    let answer: serde_json::Value = http
-        .post(format!("{nation}/api/v1/applications"))
-        .json(&application)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let business_no = answer["business_no"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("unexpected answer {answer}"))?
-        .to_owned();
+    let answer: serde_json::Value =
+        http.post(format!("{nation}/api/v1/applications")).json(&application).send().await?.json().await?;
+    let business_no =
+        answer["business_no"].as_str().ok_or_else(|| anyhow::anyhow!("unexpected answer {answer}"))?.to_owned();
     let login: serde_json::Value = http
         .post(format!("{county}/api/v1/staff/login"))
         .json(&serde_json::json!({"username": "xuanwu-clerk", "password": password}))
@@ -275,16 +241,11 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
         .await?
         .json()
         .await?;
-    let token = login["token"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
-        .to_owned();
+    let token = login["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?.to_owned();
     let mut view = serde_json::Value::Null;
     for action in ["accept", "review", "record", "certify", "issue"] {
         view = http
-            .post(format!(
-                "{county}/api/v1/applications/{business_no}/actions"
-            ))
+            .post(format!("{county}/api/v1/applications/{business_no}/actions"))
             .bearer_auth(&token)
             .json(&serde_json::json!({"action": action}))
             .send()
@@ -292,10 +253,7 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
             .json()
             .await?;
     }
-    let cert = view["certificate_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let cert = view["certificate_id"].as_str().unwrap_or_default().to_owned();
     let link: serde_json::Value = http
         .post(format!("{nation}/api/v1/applications"))
         .json(&serde_json::json!({

@@ -12,5 +12,6 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use startup::{Application, RunningNode};

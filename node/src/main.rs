@@ -8,11 +8,7 @@ use bdc_node::{Application, demo, keys, telemetry};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "bdc-node",
-    version,
-    about = "互联网+不动产登记 node: national, provincial or county"
-)]
+#[command(name = "bdc-node", version, about = "互联网+不动产登记 node: national, provincial or county")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -97,41 +93,24 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Config {
-            command: ConfigCommand::PrintDefaults,
-        } => {
+        Command::Config { command: ConfigCommand::PrintDefaults } => {
             print!("{DEFAULTS_TOML}");
             Ok(())
         }
-        Command::Config {
-            command: ConfigCommand::Check { config },
-        } => {
+        Command::Config { command: ConfigCommand::Check { config } } => {
             let settings = Settings::load(config.as_deref())?;
             print!("{}", toml::to_string_pretty(&settings)?);
             Ok(())
         }
-        Command::Staff {
-            command:
-                StaffCommand::Add {
-                    config,
-                    office,
-                    username,
-                    password_file,
-                    display_name,
-                },
-        } => {
+        Command::Staff { command: StaffCommand::Add { config, office, username, password_file, display_name } } => {
             let settings = Settings::load(config.as_deref())?;
             let office = schemas::ids::DivisionCode::parse(&office)?;
             if !settings.offices.iter().any(|o| o.division == office) {
-                anyhow::bail!(
-                    "office {office} is not hosted by this node (see [[offices]] in the settings)"
-                );
+                anyhow::bail!("office {office} is not hosted by this node (see [[offices]] in the settings)");
             }
             let valid_name = !username.is_empty()
                 && username.len() <= 64
-                && username
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+                && username.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
             if !valid_name {
                 anyhow::bail!("username must be 1-64 characters of a-z, 0-9, '-', '_', '.'");
             }
@@ -147,11 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("the password must have at least 12 characters");
             }
             let db = bdc_node::db::Db::open(&settings.database_url(), 1)?;
-            let name = if display_name.is_empty() {
-                username.clone()
-            } else {
-                display_name
-            };
+            let name = if display_name.is_empty() { username.clone() } else { display_name };
             db.write(|conn| {
                 bdc_node::store::staff::upsert(conn, office.as_str(), &username, password, &name)
                     .map_err(anyhow::Error::msg)
@@ -185,10 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Demo {
-            base_port,
-            data_dir,
-        } => {
+        Command::Demo { base_port, data_dir } => {
             let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
             telemetry::init(&filter, false);
             runtime()?.block_on(async move {
@@ -200,9 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
 }
 
 fn rustls_provider() {

@@ -8,9 +8,7 @@ use chrono::Utc;
 use federation::error::FederationError;
 use federation::router::Route;
 use federation::token::{self, NavigationClaims};
-use schemas::api::{
-    ApplicationAnswer, NavigateAnswer, NavigationMode, QueuedReceipt, SubmitApplication,
-};
+use schemas::api::{ApplicationAnswer, NavigateAnswer, NavigationMode, QueuedReceipt, SubmitApplication};
 use schemas::divisions::Divisions;
 use schemas::envelope::ForwardedApplication;
 use schemas::error::{ErrorBody, ErrorCode};
@@ -68,8 +66,7 @@ pub async fn place_application(
     request_id: &str,
 ) -> Result<(ApplicationAnswer, u16), ApiError> {
     // Check everything first, at every level: bad input changes nothing anywhere.
-    let parties = check_parties(&request.applicants)
-        .map_err(|e| ApiError::with_message(e.code, e.message))?;
+    let parties = check_parties(&request.applicants).map_err(|e| ApiError::with_message(e.code, e.message))?;
     let target = target_division(&request)?;
     match state.router.route(&target) {
         Route::Local(office_division) => {
@@ -104,27 +101,12 @@ pub async fn place_application(
             tracing::info!(business_no = %receipt.business_no, office = %receipt.office, "application received");
             Ok((ApplicationAnswer::Received(receipt), 200))
         }
-        Route::Child {
-            node_id,
-            division,
-            navigation: NavigationMode::Interface,
-        } => {
-            forward(
-                state, request, entry_node, ticket, request_id, node_id, division,
-            )
-            .await
+        Route::Child { node_id, division, navigation: NavigationMode::Interface } => {
+            forward(state, request, entry_node, ticket, request_id, node_id, division).await
         }
-        Route::Child {
-            node_id,
-            division,
-            navigation: NavigationMode::Link,
-        } => {
-            let peer = state
-                .directory
-                .get(&node_id)
-                .ok_or_else(|| ApiError::internal("child without peer"))?;
-            let expires_at =
-                Utc::now() + chrono::Duration::seconds(state.settings.federation.token_ttl_secs);
+        Route::Child { node_id, division, navigation: NavigationMode::Link } => {
+            let peer = state.directory.get(&node_id).ok_or_else(|| ApiError::internal("child without peer"))?;
+            let expires_at = Utc::now() + chrono::Duration::seconds(state.settings.federation.token_ttl_secs);
             let claims = NavigationClaims {
                 jti: ulid::Ulid::new().to_string(),
                 iss: state.me.clone(),
@@ -148,17 +130,10 @@ pub async fn place_application(
             ))
         }
         Route::NotServed => {
-            let code = if state.settings.offices.is_empty() {
-                ErrorCode::NoRoute
-            } else {
-                ErrorCode::NotThisOffice
-            };
+            let code = if state.settings.offices.is_empty() { ErrorCode::NoRoute } else { ErrorCode::NotThisOffice };
             Err(ApiError::with_message(
                 code,
-                format!(
-                    "该不动产（行政区划 {target}）不属于本节点管辖，请向{}申请",
-                    competent_office(&target)
-                ),
+                format!("该不动产（行政区划 {target}）不属于本节点管辖，请向{}申请", competent_office(&target)),
             ))
         }
     }
@@ -173,46 +148,22 @@ async fn forward(
     child: NodeId,
     division: DivisionCode,
 ) -> Result<(ApplicationAnswer, u16), ApiError> {
-    let peer = state
-        .directory
-        .get(&child)
-        .ok_or_else(|| ApiError::internal("child without peer"))?;
+    let peer = state.directory.get(&child).ok_or_else(|| ApiError::internal("child without peer"))?;
     // A ticket names the application across retries, so the office keeps it once.
     let ticket = ticket.unwrap_or_else(|| ulid::Ulid::new().to_string());
-    let forwarded = ForwardedApplication {
-        ticket: Some(ticket.clone()),
-        entry_node,
-        application: request,
-    };
+    let forwarded = ForwardedApplication { ticket: Some(ticket.clone()), entry_node, application: request };
     let timeout = Duration::from_millis(state.settings.federation.forward_timeout_ms);
-    match state
-        .client
-        .send_application(peer, request_id, forwarded.clone(), timeout)
-        .await
-    {
+    match state.client.send_application(peer, request_id, forwarded.clone(), timeout).await {
         Ok(answer) => {
-            let (state2, t, d, a) = (
-                state.clone(),
-                ticket.clone(),
-                division.to_string(),
-                answer.clone(),
-            );
+            let (state2, t, d, a) = (state.clone(), ticket.clone(), division.to_string(), answer.clone());
             blocking(move || {
-                state2.db.write(|conn| {
-                    store::tickets::create(conn, &t, &d, Some(&a)).map_err(ApiError::from)
-                })
+                state2.db.write(|conn| store::tickets::create(conn, &t, &d, Some(&a)).map_err(ApiError::from))
             })
             .await?;
-            let status = if matches!(answer, ApplicationAnswer::Queued(_)) {
-                202
-            } else {
-                200
-            };
+            let status = if matches!(answer, ApplicationAnswer::Queued(_)) { 202 } else { 200 };
             Ok((answer, status))
         }
-        Err(FederationError::PeerRefused { status, body })
-            if (400..500).contains(&status) && status != 401 =>
-        {
+        Err(FederationError::PeerRefused { status, body }) if (400..500).contains(&status) && status != 401 => {
             // The office refused it (its own checks): pass its answer through unchanged.
             let parsed: Option<ErrorBody> = serde_json::from_str(&body).ok();
             let mut err = match parsed {
@@ -229,13 +180,7 @@ async fn forward(
             blocking(move || {
                 state2.db.write(|conn| {
                     store::tickets::create(conn, &t, &d, None)?;
-                    store::outbox::queue_application(
-                        conn,
-                        &state2.sealer,
-                        &child2,
-                        &d,
-                        &forwarded,
-                    )?;
+                    store::outbox::queue_application(conn, &state2.sealer, &child2, &d, &forwarded)?;
                     Ok::<_, ApiError>(())
                 })
             })

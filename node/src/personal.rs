@@ -68,27 +68,17 @@ impl Sealer {
         format!("sm4gcm:{}:{}", self.key_id, b64(&sealed))
     }
 
-    pub fn open<T: DeserializeOwned>(
-        &self,
-        sealed: &str,
-        context: &str,
-    ) -> Result<Personal<T>, SealError> {
+    pub fn open<T: DeserializeOwned>(&self, sealed: &str, context: &str) -> Result<Personal<T>, SealError> {
         let mut parts = sealed.splitn(3, ':');
-        let (Some("sm4gcm"), Some(key_id), Some(data)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("sm4gcm"), Some(key_id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(SealError::Format);
         };
         if key_id != self.key_id {
             return Err(SealError::UnknownKey(key_id.to_owned()));
         }
         let bytes = unb64(data).map_err(|_| SealError::Format)?;
-        let plain = self
-            .key
-            .decrypt(&bytes, context.as_bytes())
-            .map_err(|_| SealError::Tampered)?;
-        serde_json::from_slice(&plain)
-            .map(Personal::new)
-            .map_err(|e| SealError::Parse(e.to_string()))
+        let plain = self.key.decrypt(&bytes, context.as_bytes()).map_err(|_| SealError::Tampered)?;
+        serde_json::from_slice(&plain).map(Personal::new).map_err(|e| SealError::Parse(e.to_string()))
     }
 }
 
@@ -115,11 +105,7 @@ pub fn mask_id(id: &str) -> String {
     } else {
         (0, 0)
     };
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < head || i >= n - tail { *c } else { '*' })
-        .collect()
+    chars.iter().enumerate().map(|(i, c)| if i < head || i >= n - tail { *c } else { '*' }).collect()
 }
 
 /// 138****1234
@@ -129,11 +115,7 @@ pub fn mask_phone(phone: &str) -> String {
     if n < 7 {
         return "*".repeat(n);
     }
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < 3 || i >= n - 4 { *c } else { '*' })
-        .collect()
+    chars.iter().enumerate().map(|(i, c)| if i < 3 || i >= n - 4 { *c } else { '*' }).collect()
 }
 
 #[cfg(test)]
@@ -156,18 +138,11 @@ mod tests {
         let sealed = sealer.seal(&value, "32010220261129000001");
         assert!(!sealed.contains("110101199003074477"));
         assert!(!sealed.contains("张三"));
-        let opened: Personal<Vec<String>> =
-            sealer.open(&sealed, "32010220261129000001").expect("open");
+        let opened: Personal<Vec<String>> = sealer.open(&sealed, "32010220261129000001").expect("open");
         assert_eq!(opened, value);
-        assert!(matches!(
-            sealer.open::<Vec<String>>(&sealed, "32010220261129000002"),
-            Err(SealError::Tampered)
-        ));
+        assert!(matches!(sealer.open::<Vec<String>>(&sealed, "32010220261129000002"), Err(SealError::Tampered)));
         assert!(format!("{value:?}").contains("***"));
         let other = Sealer::new(Sm4Key::generate());
-        assert!(matches!(
-            other.open::<Vec<String>>(&sealed, "32010220261129000001"),
-            Err(SealError::UnknownKey(_))
-        ));
+        assert!(matches!(other.open::<Vec<String>>(&sealed, "32010220261129000001"), Err(SealError::UnknownKey(_))));
     }
 }

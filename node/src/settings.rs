@@ -26,6 +26,8 @@ pub struct Settings {
     pub federation: FederationSettings,
     pub log: LogSettings,
     #[serde(default)]
+    pub tls: TlsSettings,
+    #[serde(default)]
     pub parent: Option<PeerSettings>,
     #[serde(default)]
     pub children: Vec<PeerSettings>,
@@ -80,6 +82,35 @@ pub struct FederationSettings {
     pub token_ttl_secs: i64,
     /// How many peers may be sent to at once.
     pub parallelism: usize,
+}
+
+/// TLS on the listener and mutual TLS between nodes; unset means plain HTTP (the demo, loopback).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Certificate chain (PEM) served by the listener and presented to peers.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// CA bundle (PEM) of the federation: enables mutual TLS; peers' certificates must chain to it
+    /// and name the peer's node id as a DNS subject alternative name.
+    #[serde(default)]
+    pub peer_ca_file: Option<PathBuf>,
+    /// How often the certificate files are checked for renewal, seconds.
+    #[serde(default = "default_reload_secs")]
+    pub reload_secs: u64,
+}
+
+fn default_reload_secs() -> u64 {
+    30
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self { cert_file: None, key_file: None, peer_ca_file: None, reload_secs: default_reload_secs() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,52 +171,29 @@ impl Settings {
     }
 
     /// Load with an explicit environment (tests pass their own).
-    pub fn load_with_env(
-        file: Option<&Path>,
-        env: &[(String, String)],
-    ) -> Result<Self, SettingsError> {
-        let mut builder =
-            Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
+    pub fn load_with_env(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(SettingsError::Load(format!(
-                    "file {} does not exist",
-                    path.display()
-                )));
+                return Err(SettingsError::Load(format!("file {} does not exist", path.display())));
             }
             builder = builder.add_source(File::from(path).format(FileFormat::Toml));
         }
-        let plain: std::collections::HashMap<String, String> = env
-            .iter()
-            .filter(|(k, _)| k.starts_with("BDC_") && !k.ends_with("_FILE"))
-            .cloned()
-            .collect();
-        builder = builder.add_source(
-            Environment::with_prefix("BDC")
-                .prefix_separator("_")
-                .separator("__")
-                .source(Some(plain)),
-        );
+        let plain: std::collections::HashMap<String, String> =
+            env.iter().filter(|(k, _)| k.starts_with("BDC_") && !k.ends_with("_FILE")).cloned().collect();
+        builder = builder
+            .add_source(Environment::with_prefix("BDC").prefix_separator("_").separator("__").source(Some(plain)));
         // Secrets: BDC_DATABASE__URL_FILE=/run/secrets/db sets database.url from the file.
-        for (key, path) in env
-            .iter()
-            .filter(|(k, _)| k.starts_with("BDC_") && k.ends_with("_FILE"))
-        {
-            let name = key
-                .trim_start_matches("BDC_")
-                .trim_end_matches("_FILE")
-                .to_ascii_lowercase()
-                .replace("__", ".");
+        for (key, path) in env.iter().filter(|(k, _)| k.starts_with("BDC_") && k.ends_with("_FILE")) {
+            let name = key.trim_start_matches("BDC_").trim_end_matches("_FILE").to_ascii_lowercase().replace("__", ".");
             let value = std::fs::read_to_string(path)
                 .map_err(|e| SettingsError::Load(format!("{key}: cannot read {path}: {e}")))?;
             builder = builder
                 .set_override(name, value.trim_end_matches(['\n', '\r']).to_owned())
                 .map_err(|e| SettingsError::Load(e.to_string()))?;
         }
-        let settings: Settings = builder
-            .build()
-            .and_then(Config::try_deserialize)
-            .map_err(|e| SettingsError::Load(e.to_string()))?;
+        let settings: Settings =
+            builder.build().and_then(Config::try_deserialize).map_err(|e| SettingsError::Load(e.to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -196,10 +204,7 @@ impl Settings {
         let mut problems = Vec::new();
         let known = |d: &DivisionCode| d.is_nation() || divisions.is_known(d);
         if !known(&self.division) {
-            problems.push(format!(
-                "division {} is not a GB/T 2260 code",
-                self.division
-            ));
+            problems.push(format!("division {} is not a GB/T 2260 code", self.division));
         }
         match self.mode {
             Mode::National => {
@@ -212,24 +217,16 @@ impl Settings {
             }
             Mode::Province => {
                 if self.division.level() != DivisionLevel::Province {
-                    problems.push(format!(
-                        "mode = province needs a province division (xx0000), not {}",
-                        self.division
-                    ));
+                    problems.push(format!("mode = province needs a province division (xx0000), not {}", self.division));
                 }
                 if self.parent.is_none() {
                     problems.push("mode = province needs a [parent] (the national node)".into());
                 }
             }
             Mode::County => {
-                if matches!(
-                    self.division.level(),
-                    DivisionLevel::Nation | DivisionLevel::Province
-                ) {
-                    problems.push(format!(
-                        "mode = county needs a prefecture or county division, not {}",
-                        self.division
-                    ));
+                if matches!(self.division.level(), DivisionLevel::Nation | DivisionLevel::Province) {
+                    problems
+                        .push(format!("mode = county needs a prefecture or county division, not {}", self.division));
                 }
                 if self.parent.is_none() {
                     problems.push("mode = county needs a [parent] (the provincial node)".into());
@@ -241,10 +238,7 @@ impl Settings {
         }
         if let Some(parent) = &self.parent {
             if !parent.division.contains(&self.division) || parent.division == self.division {
-                problems.push(format!(
-                    "parent division {} does not contain {}",
-                    parent.division, self.division
-                ));
+                problems.push(format!("parent division {} does not contain {}", parent.division, self.division));
             }
             if parent.navigation.is_some() {
                 problems.push("parent.navigation is only for children".into());
@@ -253,10 +247,7 @@ impl Settings {
         }
         for child in &self.children {
             if !known(&child.division) {
-                problems.push(format!(
-                    "child {} division {} is not a GB/T 2260 code",
-                    child.node_id, child.division
-                ));
+                problems.push(format!("child {} division {} is not a GB/T 2260 code", child.node_id, child.division));
             }
             if !self.division.contains(&child.division) || child.division == self.division {
                 problems.push(format!(
@@ -265,10 +256,7 @@ impl Settings {
                 ));
             }
             if child.navigation.is_none() {
-                problems.push(format!(
-                    "child {} needs navigation = \"interface\" or \"link\"",
-                    child.node_id
-                ));
+                problems.push(format!("child {} needs navigation = \"interface\" or \"link\"", child.node_id));
             }
             self.check_peer("child", child, &mut problems);
         }
@@ -283,73 +271,55 @@ impl Settings {
         }
         for office in &self.offices {
             if !known(&office.division) {
-                problems.push(format!(
-                    "office division {} is not a GB/T 2260 code",
-                    office.division
-                ));
+                problems.push(format!("office division {} is not a GB/T 2260 code", office.division));
             }
             if !self.division.contains(&office.division) {
-                problems.push(format!(
-                    "office {} is not within the node's division {}",
-                    office.division, self.division
-                ));
+                problems
+                    .push(format!("office {} is not within the node's division {}", office.division, self.division));
             }
             if office.name.trim().is_empty() {
                 problems.push(format!("office {} needs a name", office.division));
             }
             if !(1..=60).contains(&office.time_limit_days) {
-                problems.push(format!(
-                    "office {} time_limit_days must be 1..=60",
-                    office.division
-                ));
+                problems.push(format!("office {} time_limit_days must be 1..=60", office.division));
             }
         }
         if self.database.url.trim().is_empty() {
             problems.push("database.url is empty".into());
         }
         if self.federation.batch_limit == 0 || self.federation.parallelism == 0 {
-            problems.push(
-                "federation.batch_limit and federation.parallelism must be at least 1".into(),
-            );
+            problems.push("federation.batch_limit and federation.parallelism must be at least 1".into());
         }
         if self.federation.max_skew_secs <= 0 || self.federation.token_ttl_secs <= 0 {
             problems.push("federation.max_skew_secs and token_ttl_secs must be positive".into());
         }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            problems.push("tls.cert_file and tls.key_file go together".into());
+        }
+        if self.tls.peer_ca_file.is_some() && self.tls.cert_file.is_none() {
+            problems.push("mutual TLS (tls.peer_ca_file) needs tls.cert_file and tls.key_file".into());
+        }
+        if self.tls.reload_secs == 0 {
+            problems.push("tls.reload_secs must be at least 1".into());
+        }
         if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!(
-                "http.listen {:?} is not an address like 127.0.0.1:8700",
-                self.http.listen
-            ));
+            problems.push(format!("http.listen {:?} is not an address like 127.0.0.1:8700", self.http.listen));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(SettingsError::Invalid(problems))
-        }
+        if problems.is_empty() { Ok(()) } else { Err(SettingsError::Invalid(problems)) }
     }
 
     fn check_peer(&self, what: &str, peer: &PeerSettings, problems: &mut Vec<String>) {
         if !(peer.url.starts_with("http://") || peer.url.starts_with("https://")) {
-            problems.push(format!(
-                "{what} {} url must start with http:// or https://",
-                peer.node_id
-            ));
+            problems.push(format!("{what} {} url must start with http:// or https://", peer.node_id));
         }
         if peer.public_key_pem.is_none() == peer.public_key_file.is_none() {
-            problems.push(format!(
-                "{what} {} needs exactly one of public_key_pem or public_key_file",
-                peer.node_id
-            ));
+            problems.push(format!("{what} {} needs exactly one of public_key_pem or public_key_file", peer.node_id));
         }
     }
 
     /// A path from the settings, resolved against `data_dir` when relative.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() {
-            path.to_owned()
-        } else {
-            self.data_dir.join(path)
-        }
+        if path.is_absolute() { path.to_owned() } else { self.data_dir.join(path) }
     }
 
     /// The database URL with a relative SQLite path resolved against `data_dir`.
@@ -367,48 +337,31 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn committed_defaults_file_matches() {
-        let committed = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../deploy/config/defaults.toml"
-        ))
-        .expect("deploy/config/defaults.toml");
-        assert_eq!(
-            committed, DEFAULTS_TOML,
-            "deploy/config/defaults.toml differs from node/defaults.toml"
-        );
+        let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config/defaults.toml"))
+            .expect("deploy/config/defaults.toml");
+        assert_eq!(committed, DEFAULTS_TOML, "deploy/config/defaults.toml differs from node/defaults.toml");
     }
 
     #[test]
     fn example_configs_load() {
         for name in ["national.toml", "province.toml", "county.toml"] {
-            let path =
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config")).join(name);
-            let s =
-                Settings::load_with_env(Some(&path), &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config")).join(name);
+            let s = Settings::load_with_env(Some(&path), &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!s.node_id.as_str().is_empty());
         }
     }
 
     #[test]
     fn environment_overrides_and_unknown_keys() {
-        let path = PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../deploy/config/national.toml"
-        ));
-        let s =
-            Settings::load_with_env(Some(&path), &env(&[("BDC_HTTP__LISTEN", "127.0.0.1:9999")]))
-                .expect("load");
+        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config/national.toml"));
+        let s = Settings::load_with_env(Some(&path), &env(&[("BDC_HTTP__LISTEN", "127.0.0.1:9999")])).expect("load");
         assert_eq!(s.http.listen, "127.0.0.1:9999");
-        let err = Settings::load_with_env(Some(&path), &env(&[("BDC_HTTP__LISTN", "x")]))
-            .expect_err("unknown key");
+        let err = Settings::load_with_env(Some(&path), &env(&[("BDC_HTTP__LISTN", "x")])).expect_err("unknown key");
         assert!(err.to_string().contains("listn"), "{err}");
     }
 
@@ -417,37 +370,23 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let secret = dir.path().join("db");
         std::fs::write(&secret, "postgres://bdc:s3cret@db.internal/bdc\n").expect("write");
-        let path = PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../deploy/config/national.toml"
-        ));
-        let s = Settings::load_with_env(
-            Some(&path),
-            &env(&[("BDC_DATABASE__URL_FILE", secret.to_str().expect("utf8"))]),
-        )
-        .expect("load");
+        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config/national.toml"));
+        let s =
+            Settings::load_with_env(Some(&path), &env(&[("BDC_DATABASE__URL_FILE", secret.to_str().expect("utf8"))]))
+                .expect("load");
         assert_eq!(s.database.url, "postgres://bdc:s3cret@db.internal/bdc");
     }
 
     #[test]
     fn inconsistent_modes_are_refused_with_reasons() {
-        let path = PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../deploy/config/county.toml"
-        ));
-        let err = Settings::load_with_env(Some(&path), &env(&[("BDC_MODE", "national")]))
-            .expect_err("bad");
+        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config/county.toml"));
+        let err = Settings::load_with_env(Some(&path), &env(&[("BDC_MODE", "national")])).expect_err("bad");
         let text = err.to_string();
         assert!(text.contains("mode = national needs division"), "{text}");
         assert!(text.contains("cannot have a parent"), "{text}");
-        let err = Settings::load_with_env(Some(&path), &env(&[("BDC_DIVISION", "329999")]))
-            .expect_err("bad");
-        assert!(
-            err.to_string().contains("329999 is not a GB/T 2260 code"),
-            "{err}"
-        );
-        let err = Settings::load_with_env(Some(&path), &env(&[("BDC_DIVISION", "32010")]))
-            .expect_err("bad");
+        let err = Settings::load_with_env(Some(&path), &env(&[("BDC_DIVISION", "329999")])).expect_err("bad");
+        assert!(err.to_string().contains("329999 is not a GB/T 2260 code"), "{err}");
+        let err = Settings::load_with_env(Some(&path), &env(&[("BDC_DIVISION", "32010")])).expect_err("bad");
         assert!(err.to_string().contains("division"), "{err}");
     }
 }

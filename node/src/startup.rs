@@ -71,14 +71,14 @@ impl Application {
         let listener = TcpListener::bind(&settings.http.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.http.listen))?;
         let port = listener.local_addr()?.port();
+        let resolve = |p: &std::path::Path| settings.resolve(p);
+        let server_tls = crate::tls::server_config(&settings.tls, resolve)?;
+        let client_tls = crate::tls::client_config(&settings.tls, resolve)?;
         let public_url = if settings.http.public_url.is_empty() {
             let ip = listener.local_addr()?.ip();
-            let host = if ip.is_unspecified() {
-                "127.0.0.1".to_owned()
-            } else {
-                ip.to_string()
-            };
-            format!("http://{host}:{port}")
+            let host = if ip.is_unspecified() { "127.0.0.1".to_owned() } else { ip.to_string() };
+            let scheme = if server_tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{host}:{port}")
         } else {
             settings.http.public_url.trim_end_matches('/').to_owned()
         };
@@ -86,10 +86,8 @@ impl Application {
             &settings.resolve(&settings.keys.signing_key_file),
             settings.keys.generate_if_missing,
         )?);
-        let data_key = keys::load_data_key(
-            &settings.resolve(&settings.keys.data_key_file),
-            settings.keys.generate_if_missing,
-        )?;
+        let data_key =
+            keys::load_data_key(&settings.resolve(&settings.keys.data_key_file), settings.keys.generate_if_missing)?;
         let db_url = settings.database_url();
         let pool_size = settings.database.pool_size;
         let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool_size)).await??;
@@ -103,28 +101,20 @@ impl Application {
         }
         let directory = Directory::new(peers);
         let router = Router::new(
-            settings
-                .offices
-                .iter()
-                .map(|o| o.division.clone())
-                .collect(),
+            settings.offices.iter().map(|o| o.division.clone()).collect(),
             directory
                 .children()
-                .filter_map(|c| {
-                    c.navigation
-                        .map(|n| (c.division.clone(), c.node_id.clone(), n))
-                })
+                .filter_map(|c| c.navigation.map(|n| (c.division.clone(), c.node_id.clone(), n)))
                 .collect(),
         );
-        let http = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()?;
+        let mut http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30));
+        if let Some(config) = client_tls {
+            http = http.use_preconfigured_tls(config);
+        }
+        let http = http.build()?;
         let me = settings.node_id.clone();
         let client = PeerClient::new(me.clone(), Arc::clone(&key), http);
-        let wakers = directory
-            .all()
-            .map(|p| (p.node_id.clone(), Arc::new(Notify::new())))
-            .collect();
+        let wakers = directory.all().map(|p| (p.node_id.clone(), Arc::new(Notify::new()))).collect();
         let state = web::Data::new(AppState {
             me,
             db,
@@ -136,6 +126,7 @@ impl Application {
             wakers,
             key_cache: RwLock::new(HashMap::new()),
             public_url,
+            mutual_tls: server_tls.as_ref().is_some_and(|t| t.mutual),
             settings,
         });
         enrol_children(&state).await?;
@@ -152,18 +143,31 @@ impl Application {
         .workers(2)
         .shutdown_timeout(5)
         .disable_signals()
-        .listen(listener)?
-        .run();
-
+        .on_connect(|conn, ext| {
+            // Keep the client certificate of a mutual-TLS connection for the federation handlers.
+            if let Some(tls) =
+                conn.downcast_ref::<actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>>()
+                && let Some(cert) = tls.get_ref().1.peer_certificates().and_then(|c| c.first())
+            {
+                ext.insert(crate::tls::PeerCertificate(cert.clone().into_owned()));
+            }
+        });
         let (shutdown, _) = watch::channel(false);
-        let workers = spawn_workers(&state, &shutdown);
-        Ok(Self {
-            port,
-            server,
-            state,
-            shutdown,
-            workers,
-        })
+        let mut workers = Vec::new();
+        let server = match server_tls {
+            Some(tls) => {
+                workers.push(tokio::spawn(crate::tls::watch(
+                    tls.cert,
+                    Duration::from_secs(state.settings.tls.reload_secs),
+                    shutdown.subscribe(),
+                )));
+                server.listen_rustls_0_23(listener, tls.config)?
+            }
+            None => server.listen(listener)?,
+        }
+        .run();
+        workers.extend(spawn_workers(&state, &shutdown));
+        Ok(Self { port, server, state, shutdown, workers })
     }
 
     pub fn port(&self) -> u16 {
@@ -182,14 +186,7 @@ impl Application {
             }
             r
         });
-        RunningNode {
-            url,
-            port: self.port,
-            state: self.state,
-            handle,
-            shutdown: self.shutdown,
-            task,
-        }
+        RunningNode { url, port: self.port, state: self.state, handle, shutdown: self.shutdown, task }
     }
 }
 
@@ -208,11 +205,8 @@ async fn enrol_children(state: &web::Data<AppState>) -> anyhow::Result<()> {
         state.db.write(|conn| -> anyhow::Result<()> {
             for child in &children {
                 for key in &child.keys {
-                    let known = KnownKey {
-                        node_id: child.node_id.clone(),
-                        division: child.division.clone(),
-                        key: key.clone(),
-                    };
+                    let known =
+                        KnownKey { node_id: child.node_id.clone(), division: child.division.clone(), key: key.clone() };
                     if store::inbox::record_child_key(conn, &known)? {
                         let body = EventBody::Enrolment(Enrolment {
                             node_id: child.node_id.clone(),
@@ -220,10 +214,7 @@ async fn enrol_children(state: &web::Data<AppState>) -> anyhow::Result<()> {
                             key_id: key.key_id(),
                             public_key_pem: key.to_spki_pem()?,
                         });
-                        let emitter = store::events::Emitter {
-                            me: &me,
-                            parent: parent.as_ref(),
-                        };
+                        let emitter = store::events::Emitter { me: &me, parent: parent.as_ref() };
                         store::events::emit(conn, &emitter, &division, body, chrono::Utc::now())?;
                     }
                 }
@@ -235,24 +226,16 @@ async fn enrol_children(state: &web::Data<AppState>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn spawn_workers(
-    state: &web::Data<AppState>,
-    shutdown: &watch::Sender<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
+fn spawn_workers(state: &web::Data<AppState>, shutdown: &watch::Sender<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     let f = &state.settings.federation;
     let config = DeliveryConfig {
         batch_limit: f.batch_limit,
-        backoff: Backoff {
-            base: Duration::from_millis(f.retry_base_ms),
-            cap: Duration::from_millis(f.retry_cap_ms),
-        },
+        backoff: Backoff { base: Duration::from_millis(f.retry_base_ms), cap: Duration::from_millis(f.retry_cap_ms) },
         timeout: Duration::from_millis(f.delivery_timeout_ms),
     };
     let permits = Arc::new(Semaphore::new(f.parallelism));
-    let outbox: Arc<dyn OutboxStore> = Arc::new(store::outbox::DbOutbox {
-        db: state.db.clone(),
-        sealer: state.sealer.clone(),
-    });
+    let outbox: Arc<dyn OutboxStore> =
+        Arc::new(store::outbox::DbOutbox { db: state.db.clone(), sealer: state.sealer.clone() });
     state
         .directory
         .all()

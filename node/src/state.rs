@@ -30,6 +30,8 @@ pub struct AppState {
     /// Keys learned from enrolments, cached (a key id names one key forever).
     pub key_cache: RwLock<HashMap<String, KnownKey>>,
     pub public_url: String,
+    /// Peers must present a client certificate naming them on `/federation/v1`.
+    pub mutual_tls: bool,
 }
 
 impl AppState {
@@ -38,10 +40,7 @@ impl AppState {
     }
 
     pub fn office(&self, division: &DivisionCode) -> Option<&OfficeSettings> {
-        self.settings
-            .offices
-            .iter()
-            .find(|o| &o.division == division)
+        self.settings.offices.iter().find(|o| &o.division == division)
     }
 
     pub fn wake(&self, peer: &NodeId) {
@@ -59,11 +58,7 @@ impl AppState {
     /// A public key by id: this node's, a peer's, or one learned from an enrolment.
     pub fn find_key(&self, key_id: &str) -> Option<(NodeId, DivisionCode, PublicKey)> {
         if key_id == self.key.key_id() {
-            return Some((
-                self.me.clone(),
-                self.settings.division.clone(),
-                self.key.public_key(),
-            ));
+            return Some((self.me.clone(), self.settings.division.clone(), self.key.public_key()));
         }
         for peer in self.directory.all() {
             if let Some(k) = peer.key(key_id) {
@@ -76,12 +71,7 @@ impl AppState {
 
 impl KeyRing for AppState {
     fn find(&self, key_id: &str) -> Option<KnownKey> {
-        if let Some(k) = self
-            .key_cache
-            .read()
-            .ok()
-            .and_then(|c| c.get(key_id).cloned())
-        {
+        if let Some(k) = self.key_cache.read().ok().and_then(|c| c.get(key_id).cloned()) {
             return Some(k);
         }
         let mut conn = self.db.conn().ok()?;

@@ -19,12 +19,9 @@ use schemas::registration::{Action, PartyRole, RegistrationKind};
 fn fresh_pg() -> Option<String> {
     use diesel::{Connection, RunQueryDsl, pg::PgConnection};
     let url = std::env::var("TEST_PG_URL").ok()?;
-    let mut admin = PgConnection::establish(&url)
-        .unwrap_or_else(|e| panic!("TEST_PG_URL is set but unreachable: {e}"));
+    let mut admin = PgConnection::establish(&url).unwrap_or_else(|e| panic!("TEST_PG_URL is set but unreachable: {e}"));
     let name = format!("bdc_store_{}", ulid::Ulid::new().to_string().to_lowercase());
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
     let base = url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
     Some(format!("{base}/{name}"))
 }
@@ -32,11 +29,7 @@ fn fresh_pg() -> Option<String> {
 /// Every backend available: SQLite always, PostgreSQL when configured.
 fn backends() -> Vec<(Db, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = Db::open(
-        &format!("sqlite://{}", dir.path().join("t.db").display()),
-        8,
-    )
-    .unwrap();
+    let sqlite = Db::open(&format!("sqlite://{}", dir.path().join("t.db").display()), 8).unwrap();
     assert_eq!(sqlite.backend(), Backend::Sqlite);
     let mut all = vec![(sqlite, Some(dir))];
     match fresh_pg() {
@@ -61,8 +54,7 @@ fn counters_are_gap_free_under_concurrency() {
                     (0..25)
                         .map(|_| {
                             db.write(|c| {
-                                counters::next(c, "320102", "cert_no:2026:right")
-                                    .map_err(bdc_node::db::DbError::from)
+                                counters::next(c, "320102", "cert_no:2026:right").map_err(bdc_node::db::DbError::from)
                             })
                             .unwrap()
                         })
@@ -70,10 +62,7 @@ fn counters_are_gap_free_under_concurrency() {
                 })
             })
             .collect();
-        let mut all: Vec<i64> = threads
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
+        let mut all: Vec<i64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
         all.sort_unstable();
         assert_eq!(all, (1..=400).collect::<Vec<i64>>(), "{:?}", db.backend());
     }
@@ -82,16 +71,13 @@ fn counters_are_gap_free_under_concurrency() {
 #[test]
 fn a_failed_transaction_leaves_no_gap() {
     for (db, _dir) in backends() {
-        db.write(|c| counters::next(c, "320102", "x").map_err(bdc_node::db::DbError::from))
-            .unwrap();
+        db.write(|c| counters::next(c, "320102", "x").map_err(bdc_node::db::DbError::from)).unwrap();
         let failed: Result<(), bdc_node::db::DbError> = db.write(|c| {
             counters::next(c, "320102", "x")?;
             Err(diesel::result::Error::RollbackTransaction.into())
         });
         assert!(failed.is_err());
-        let next = db
-            .write(|c| counters::next(c, "320102", "x").map_err(bdc_node::db::DbError::from))
-            .unwrap();
+        let next = db.write(|c| counters::next(c, "320102", "x").map_err(bdc_node::db::DbError::from)).unwrap();
         assert_eq!(next, 2, "{:?}", db.backend());
     }
 }
@@ -129,13 +115,7 @@ fn the_registration_flow_commits_row_event_and_outbox_together() {
         let office = office();
         let me = NodeId::parse("nj-xuanwu").unwrap();
         let parent = NodeId::parse("js-province").unwrap();
-        let ctx = OfficeCtx {
-            me: &me,
-            parent: Some(&parent),
-            key: &key,
-            sealer: &sealer,
-            office: &office,
-        };
+        let ctx = OfficeCtx { me: &me, parent: Some(&parent), key: &key, sealer: &sealer, office: &office };
         let request = application();
         let parties = bdc_node::domain::parties::check_parties(&request.applicants).unwrap();
         let row = db
@@ -170,23 +150,13 @@ fn the_registration_flow_commits_row_event_and_outbox_together() {
             .unwrap();
         assert_eq!(again.business_no, row.business_no);
 
-        for action in [
-            Action::Accept,
-            Action::Review,
-            Action::Record,
-            Action::Certify,
-            Action::Issue,
-        ] {
+        for action in [Action::Accept, Action::Review, Action::Record, Action::Certify, Action::Issue] {
             db.write(|c| {
                 store::applications::act(
                     c,
                     &ctx,
                     &row.business_no,
-                    &ActionRequest {
-                        action,
-                        reasons: vec![],
-                        missing: vec![],
-                    },
+                    &ActionRequest { action, reasons: vec![], missing: vec![] },
                     Utc::now(),
                 )
             })
@@ -198,20 +168,13 @@ fn the_registration_flow_commits_row_event_and_outbox_together() {
                 c,
                 &ctx,
                 &row.business_no,
-                &ActionRequest {
-                    action: Action::Issue,
-                    reasons: vec![],
-                    missing: vec![],
-                },
+                &ActionRequest { action: Action::Issue, reasons: vec![], missing: vec![] },
                 Utc::now(),
             )
         });
         assert!(err.is_err());
 
-        let outbox = store::outbox::DbOutbox {
-            db: db.clone(),
-            sealer: sealer.clone(),
-        };
+        let outbox = store::outbox::DbOutbox { db: db.clone(), sealer: sealer.clone() };
         let pending = outbox.pending(&parent, 100).unwrap();
         // submitted, accepted, reviewed, recorded, certified, issued + the certificate.
         assert_eq!(pending.len(), 7, "{:?}", db.backend());
@@ -231,20 +194,12 @@ fn the_registration_flow_commits_row_event_and_outbox_together() {
         let mut conn = db.conn().unwrap();
         let certs = store::certificates::ids_for_business(&mut conn, &row.business_no).unwrap();
         assert_eq!(certs.len(), 1);
-        let cert = store::certificates::get(&mut conn, &certs[0])
-            .unwrap()
-            .unwrap();
+        let cert = store::certificates::get(&mut conn, &certs[0]).unwrap().unwrap();
         assert_eq!(
             cert.number,
-            "苏(2026)南京市不动产权第0000001号"
-                .replace("2026", &Utc::now().format("%Y").to_string())
+            "苏(2026)南京市不动产权第0000001号".replace("2026", &Utc::now().format("%Y").to_string())
         );
-        key.public_key()
-            .verify(
-                cert.content.as_bytes(),
-                &federation::crypto::unb64(&cert.signature).unwrap(),
-            )
-            .unwrap();
+        key.public_key().verify(cert.content.as_bytes(), &federation::crypto::unb64(&cert.signature).unwrap()).unwrap();
     }
 }
 
@@ -275,10 +230,7 @@ fn the_inbox_keeps_each_event_once_and_refuses_a_replayed_envelope() {
             })
             .collect();
         let batch = federation::wire::seal_batch(&origin, &me, &key, &events[..3]).unwrap();
-        let opened = vec![OpenedBatch {
-            batch: batch.clone(),
-            events: events[..3].to_vec(),
-        }];
+        let opened = vec![OpenedBatch { batch: batch.clone(), events: events[..3].to_vec() }];
         let parent = NodeId::parse("nation").unwrap();
         let stored = db
             .write(|c| -> Result<_, store::inbox::InboxError> {
@@ -287,37 +239,21 @@ fn the_inbox_keeps_each_event_once_and_refuses_a_replayed_envelope() {
             })
             .unwrap();
         assert_eq!((stored.accepted, stored.duplicates), (3, 0));
-        let replay = db.write(|c| {
-            store::inbox::remember_envelope(c, "01JENVELOPE000000000000001", "nj-xuanwu")
-        });
+        let replay = db.write(|c| store::inbox::remember_envelope(c, "01JENVELOPE000000000000001", "nj-xuanwu"));
         assert!(matches!(replay, Err(store::inbox::InboxError::Replayed)));
         // Events 2..=4 re-batched: one new, two held.
         let batch2 = federation::wire::seal_batch(&origin, &me, &key, &events[1..]).unwrap();
-        let opened2 = vec![OpenedBatch {
-            batch: batch2,
-            events: events[1..].to_vec(),
-        }];
+        let opened2 = vec![OpenedBatch { batch: batch2, events: events[1..].to_vec() }];
         let stored = db
             .write(|c| -> Result<_, store::inbox::InboxError> {
                 store::inbox::remember_envelope(c, "01JENVELOPE000000000000002", "nj-xuanwu")?;
                 store::inbox::store_batches(c, &me, Some(&parent), &opened2, &[])
             })
             .unwrap();
-        assert_eq!(
-            (stored.accepted, stored.duplicates),
-            (1, 2),
-            "{:?}",
-            db.backend()
-        );
+        assert_eq!((stored.accepted, stored.duplicates), (1, 2), "{:?}", db.backend());
         let mut conn = db.conn().unwrap();
-        assert_eq!(
-            store::inbox::watermark(&mut conn, "320102").unwrap(),
-            (4, 4)
-        );
-        assert_eq!(
-            store::events::origin_summary(&mut conn, "320102").unwrap(),
-            (4, Some(4))
-        );
+        assert_eq!(store::inbox::watermark(&mut conn, "320102").unwrap(), (4, 4));
+        assert_eq!(store::events::origin_summary(&mut conn, "320102").unwrap(), (4, Some(4)));
         // Both batches are queued for the parent, intact.
         assert_eq!(store::outbox::backlog(&db, "nation").unwrap(), 2);
     }

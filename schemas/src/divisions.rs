@@ -20,12 +20,7 @@ const AREAS_CSV: &str = include_str!("../data/divisions/areas.csv");
 const SUCCESSORS_CSV: &str = include_str!("../data/divisions/successors.csv");
 
 /// Names used in the prefecture list for groupings that are not real prefectures.
-const PLACEHOLDER_PREFECTURES: &[&str] = &[
-    "市辖区",
-    "县",
-    "省直辖县级行政区划",
-    "自治区直辖县级行政区划",
-];
+const PLACEHOLDER_PREFECTURES: &[&str] = &["市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"];
 
 /// One-character 简称 of each province-level division, as printed in certificate numbers.
 const PROVINCE_ABBRS: &[(&str, &str)] = &[
@@ -180,10 +175,7 @@ fn csv_rows<'a>(
             continue;
         }
         if fields.len() != header.len() {
-            return Err(err(
-                line_no,
-                format!("应有{}列，实际{}列", header.len(), fields.len()),
-            ));
+            return Err(err(line_no, format!("应有{}列，实际{}列", header.len(), fields.len())));
         }
         rows.push((line_no, fields));
     }
@@ -204,8 +196,7 @@ impl Divisions {
         BUILTIN.get_or_init(|| {
             // The embedded files are checked by a unit test, so this cannot fail in a released
             // build; an empty table (nothing known) is the safe fallback.
-            Divisions::from_csv(PROVINCES_CSV, CITIES_CSV, AREAS_CSV, SUCCESSORS_CSV)
-                .unwrap_or_default()
+            Divisions::from_csv(PROVINCES_CSV, CITIES_CSV, AREAS_CSV, SUCCESSORS_CSV).unwrap_or_default()
         })
     }
 
@@ -222,11 +213,7 @@ impl Divisions {
 
         const P: &str = "provinces.csv";
         for (line, f) in csv_rows(P, provinces, &["code", "name"])? {
-            let err = |reason: &str| DivisionDataError {
-                file: P,
-                line,
-                reason: reason.to_owned(),
-            };
+            let err = |reason: &str| DivisionDataError { file: P, line, reason: reason.to_owned() };
             if !digits_of_len(&f[0], 2) || f[0] == "00" {
                 return Err(err("省级代码应为2位数字"));
             }
@@ -240,11 +227,7 @@ impl Divisions {
 
         const C: &str = "cities.csv";
         for (line, f) in csv_rows(C, cities, &["code", "name", "provinceCode"])? {
-            let err = |reason: &str| DivisionDataError {
-                file: C,
-                line,
-                reason: reason.to_owned(),
-            };
+            let err = |reason: &str| DivisionDataError { file: C, line, reason: reason.to_owned() };
             if !digits_of_len(&f[0], 4) || f[0].ends_with("00") {
                 return Err(err("地级代码应为4位数字"));
             }
@@ -254,22 +237,14 @@ impl Divisions {
             if f[2] != f[0][..2] || !table.provinces.contains_key(&f[2]) {
                 return Err(err("所属省级代码与代码前2位不符或不存在"));
             }
-            if table
-                .prefectures
-                .insert(f[0].clone(), f[1].clone())
-                .is_some()
-            {
+            if table.prefectures.insert(f[0].clone(), f[1].clone()).is_some() {
                 return Err(err("代码重复"));
             }
         }
 
         const A: &str = "areas.csv";
         for (line, f) in csv_rows(A, areas, &["code", "name", "cityCode", "provinceCode"])? {
-            let err = |reason: &str| DivisionDataError {
-                file: A,
-                line,
-                reason: reason.to_owned(),
-            };
+            let err = |reason: &str| DivisionDataError { file: A, line, reason: reason.to_owned() };
             if !digits_of_len(&f[0], 6) || f[0].ends_with("0000") {
                 return Err(err("县级代码应为6位数字"));
             }
@@ -290,23 +265,14 @@ impl Divisions {
 
         const S: &str = "successors.csv";
         for (line, f) in csv_rows(S, successors, &["retired", "successor", "year", "note"])? {
-            let err = |reason: &str| DivisionDataError {
-                file: S,
-                line,
-                reason: reason.to_owned(),
-            };
+            let err = |reason: &str| DivisionDataError { file: S, line, reason: reason.to_owned() };
             let retired = DivisionCode::parse(&f[0]).map_err(|_| err("被撤销代码应为6位数字"))?;
             let successor = DivisionCode::parse(&f[1]).map_err(|_| err("继承代码应为6位数字"))?;
             if retired == successor {
                 return Err(err("继承代码不能与被撤销代码相同"));
             }
             let year: u16 = f[2].parse().map_err(|_| err("年份应为数字"))?;
-            let retirement = Retirement {
-                retired,
-                successor,
-                year,
-                note: f[3].clone(),
-            };
+            let retirement = Retirement { retired, successor, year, note: f[3].clone() };
             if table.successors.insert(f[0].clone(), retirement).is_some() {
                 return Err(err("代码重复"));
             }
@@ -330,9 +296,7 @@ impl Divisions {
     }
 
     fn prefecture_name(&self, code: &DivisionCode) -> Option<&str> {
-        self.prefectures
-            .get(&code.as_str()[..4])
-            .map(String::as_str)
+        self.prefectures.get(&code.as_str()[..4]).map(String::as_str)
     }
 
     fn county_name(&self, code: &DivisionCode) -> Option<&str> {
@@ -356,9 +320,7 @@ impl Divisions {
         match code.level() {
             DivisionLevel::Nation => Some("全国"),
             DivisionLevel::Province => self.province_name(code),
-            DivisionLevel::Prefecture => self
-                .prefecture_name(code)
-                .or_else(|| self.county_name(code)),
+            DivisionLevel::Prefecture => self.prefecture_name(code).or_else(|| self.county_name(code)),
             DivisionLevel::County => self.county_name(code),
         }
     }
@@ -373,10 +335,7 @@ impl Divisions {
         let mut parts: Vec<&str> = Vec::with_capacity(3);
         parts.extend(self.province_name(code));
         if code.level() != DivisionLevel::Province {
-            parts.extend(
-                self.prefecture_name(code)
-                    .filter(|p| !PLACEHOLDER_PREFECTURES.contains(p)),
-            );
+            parts.extend(self.prefecture_name(code).filter(|p| !PLACEHOLDER_PREFECTURES.contains(p)));
         }
         let county = (code.level() == DivisionLevel::County)
             .then(|| self.county_name(code))
@@ -390,10 +349,7 @@ impl Divisions {
     /// province-level division 11–65. `None` for the nation and unknown provinces.
     pub fn province_abbr(&self, code: &DivisionCode) -> Option<&'static str> {
         let prefix = &code.as_str()[..2];
-        PROVINCE_ABBRS
-            .iter()
-            .find(|(p, _)| *p == prefix)
-            .map(|(_, abbr)| *abbr)
+        PROVINCE_ABBRS.iter().find(|(p, _)| *p == prefix).map(|(_, abbr)| *abbr)
     }
 
     /// The 市县名称 printed in a certificate number `苏(2026)南京市不动产权第0000001号`:
@@ -437,9 +393,7 @@ impl Divisions {
                     return Some(own.to_owned());
                 }
                 match self.prefecture_name(code) {
-                    Some(p) if !PLACEHOLDER_PREFECTURES.contains(&p) && p.ends_with('市') => {
-                        Some(p.to_owned())
-                    }
+                    Some(p) if !PLACEHOLDER_PREFECTURES.contains(&p) && p.ends_with('市') => Some(p.to_owned()),
                     _ => Some(own.to_owned()),
                 }
             }
@@ -488,8 +442,7 @@ mod tests {
 
     #[test]
     fn builtin_data_parses_completely() {
-        let table =
-            Divisions::from_csv(PROVINCES_CSV, CITIES_CSV, AREAS_CSV, SUCCESSORS_CSV).unwrap();
+        let table = Divisions::from_csv(PROVINCES_CSV, CITIES_CSV, AREAS_CSV, SUCCESSORS_CSV).unwrap();
         let counts = table.counts();
         assert_eq!(counts.provinces, 31);
         assert_eq!(counts.prefectures, 342);
@@ -502,10 +455,7 @@ mod tests {
     fn xuanwu() {
         assert!(t().is_known(&d("320102")));
         assert_eq!(t().name(&d("320102")), Some("玄武区"));
-        assert_eq!(
-            t().full_name(&d("320102")).as_deref(),
-            Some("江苏省南京市玄武区")
-        );
+        assert_eq!(t().full_name(&d("320102")).as_deref(), Some("江苏省南京市玄武区"));
     }
 
     #[test]
@@ -554,10 +504,7 @@ mod tests {
         assert_eq!(t().full_name(&d("419001")).as_deref(), Some("河南省济源市"));
         // Prefecture-level cities without counties are not repeated.
         assert_eq!(t().full_name(&d("441900")).as_deref(), Some("广东省东莞市"));
-        assert_eq!(
-            t().full_name(&d("620201")).as_deref(),
-            Some("甘肃省嘉峪关市")
-        );
+        assert_eq!(t().full_name(&d("620201")).as_deref(), Some("甘肃省嘉峪关市"));
         assert_eq!(t().full_name(&d("999999")), None);
     }
 
@@ -632,7 +579,9 @@ mod tests {
             PROVINCES_CSV,
             CITIES_CSV,
             AREAS_CSV,
-            &format!("{header}320198,320199,2020,a\n320199,320198,2021,b\n320197,320103,2020,c\n320103,320104,2013,d\n"),
+            &format!(
+                "{header}320198,320199,2020,a\n320199,320198,2021,b\n320197,320103,2020,c\n320103,320104,2013,d\n"
+            ),
         )
         .unwrap();
         let r = table.resolve(&d("320198"));
@@ -667,14 +616,8 @@ mod tests {
 
     #[test]
     fn csv_line_splitting() {
-        assert_eq!(
-            split_csv_line("110101,\"东城区\",1101,11").unwrap(),
-            vec!["110101", "东城区", "1101", "11"]
-        );
-        assert_eq!(
-            split_csv_line("1,\"a,\"\"b\"\"\",c").unwrap(),
-            vec!["1", "a,\"b\"", "c"]
-        );
+        assert_eq!(split_csv_line("110101,\"东城区\",1101,11").unwrap(), vec!["110101", "东城区", "1101", "11"]);
+        assert_eq!(split_csv_line("1,\"a,\"\"b\"\"\",c").unwrap(), vec!["1", "a,\"b\"", "c"]);
         assert!(split_csv_line("1,\"open").is_err());
         assert!(split_csv_line("1,\"a\"b").is_err());
     }

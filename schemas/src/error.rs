@@ -62,6 +62,7 @@ error_codes! {
     InvalidTransition = 409, "当前环节不允许此操作";
     Conflict = 409, "操作冲突，请刷新后重试";
     UnknownSender = 401, "发送方不是已配置的对等节点";
+    ClientCertificate = 401, "节点间通信须使用与节点标识一致的双向 TLS 客户端证书";
     BadSignature = 401, "SM2 签名验证失败";
     UnknownKey = 401, "签名密钥未知";
     MalformedEnvelope = 400, "报文格式错误";
@@ -82,10 +83,7 @@ impl ErrorCode {
     /// The snake_case wire name.
     pub fn as_str(self) -> String {
         // Serializing a unit variant to a JSON string cannot fail.
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
     }
 }
 
@@ -97,10 +95,7 @@ impl std::fmt::Display for ErrorCode {
 
 impl ErrorBody {
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            error,
-            message: message.into(),
-        }
+        Self { error, message: message.into() }
     }
     pub fn of(error: ErrorCode) -> Self {
         Self::new(error, error.message_zh())
@@ -116,10 +111,7 @@ mod tests {
         for code in ErrorCode::ALL {
             let name = code.as_str();
             assert!(!name.is_empty());
-            assert!(
-                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-                "{name}"
-            );
+            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name}");
             assert!(code.http_status() >= 400);
             assert!(!code.message_zh().is_empty());
         }

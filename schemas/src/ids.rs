@@ -86,9 +86,9 @@ impl IdError {
             IdError::InvalidIdDocument { id_type, reason } => {
                 format!("证件号码不符合“{}”的格式：{reason}", id_type.label_zh())
             }
-            IdError::InvalidBusinessNo { reason } => format!(
-                "业务号格式不正确：{reason}（应为6位行政区划代码 + 8位日期 YYYYMMDD + 6至8位顺序号）"
-            ),
+            IdError::InvalidBusinessNo { reason } => {
+                format!("业务号格式不正确：{reason}（应为6位行政区划代码 + 8位日期 YYYYMMDD + 6至8位顺序号）")
+            }
             IdError::InvalidNodeId => {
                 "节点标识应为1至64位小写字母、数字或连字符“-”，且不能以连字符开头或结尾".to_owned()
             }
@@ -103,46 +103,31 @@ impl IdError {
 }
 
 fn unit_err(reason: impl Into<String>) -> IdError {
-    IdError::InvalidUnitCode {
-        reason: reason.into(),
-    }
+    IdError::InvalidUnitCode { reason: reason.into() }
 }
 
 fn id_number_err(reason: impl Into<String>) -> IdError {
-    IdError::InvalidIdNumber {
-        reason: reason.into(),
-    }
+    IdError::InvalidIdNumber { reason: reason.into() }
 }
 
 fn credit_err(reason: impl Into<String>) -> IdError {
-    IdError::InvalidCreditCode {
-        reason: reason.into(),
-    }
+    IdError::InvalidCreditCode { reason: reason.into() }
 }
 
 fn business_err(reason: impl Into<String>) -> IdError {
-    IdError::InvalidBusinessNo {
-        reason: reason.into(),
-    }
+    IdError::InvalidBusinessNo { reason: reason.into() }
 }
 
 fn cert_id_err(reason: impl Into<String>) -> IdError {
-    IdError::InvalidCertificateId {
-        reason: reason.into(),
-    }
+    IdError::InvalidCertificateId { reason: reason.into() }
 }
 
 fn cert_no_err(reason: impl Into<String>) -> IdError {
-    IdError::InvalidCertificateNumber {
-        reason: reason.into(),
-    }
+    IdError::InvalidCertificateNumber { reason: reason.into() }
 }
 
 fn doc_err(id_type: IdType, reason: impl Into<String>) -> IdError {
-    IdError::InvalidIdDocument {
-        id_type,
-        reason: reason.into(),
-    }
+    IdError::InvalidIdDocument { id_type, reason: reason.into() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,9 +226,7 @@ const ALNUM36: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 /// The current date in China (UTC+8), used for "not in the future" checks.
 fn today_in_china() -> NaiveDate {
     let now = Utc::now();
-    now.checked_add_signed(TimeDelta::hours(8))
-        .unwrap_or(now)
-        .date_naive()
+    now.checked_add_signed(TimeDelta::hours(8)).unwrap_or(now).date_naive()
 }
 
 fn is_han(c: char) -> bool {
@@ -269,19 +252,7 @@ fn parse_yyyymmdd(s: &str) -> Option<NaiveDate> {
 // ---------------------------------------------------------------------------------------------
 
 /// Level of an administrative division, as implied by the shape of its code.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DivisionLevel {
     /// `000000`, 全国.
@@ -376,8 +347,8 @@ impl DivisionCode {
 
 /// 宗地特征码 2nd character (position 14) + 定着物特征码 (position 20) pairs allowed (STANDARDS §1.3).
 const ALLOWED_PARCEL_FIXTURE: &[&str] = &[
-    "AW", "BW", "BF", "BQ", "CW", "CF", "CQ", "DW", "EL", "EQ", "EW", "FW", "GW", "GF", "GL", "GQ",
-    "HW", "HF", "HL", "HQ", "LL", "LQ", "LW", "NW", "SW", "SF", "SQ", "XW", "XF", "XQ",
+    "AW", "BW", "BF", "BQ", "CW", "CF", "CQ", "DW", "EL", "EQ", "EW", "FW", "GW", "GF", "GL", "GQ", "HW", "HF", "HL",
+    "HQ", "LL", "LQ", "LW", "NW", "SW", "SF", "SQ", "XW", "XF", "XQ",
     // W (使用权未确定或有争议) and Y (其他使用权) are in the §1.3 table but in no combination seen in
     // gtmap's list; land-only units of both must still be registrable (e.g. an 异议登记 on
     // disputed land). Fixtures on them are not accepted until the standard's text is confirmed.
@@ -404,11 +375,8 @@ string_identifier!(
 
 impl UnitCode {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        let normalised: String = s
-            .chars()
-            .filter(|c| *c != ' ' && *c != '\u{3000}')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let normalised: String =
+            s.chars().filter(|c| *c != ' ' && *c != '\u{3000}').map(|c| c.to_ascii_uppercase()).collect();
         if !normalised.is_ascii() {
             return Err(unit_err("只能包含数字、字母和分组空格"));
         }
@@ -443,15 +411,10 @@ impl UnitCode {
             return Err(unit_err("第21–28位定着物单元代码应为数字"));
         }
         if fixture == b'W' && &normalised[20..28] != "00000000" {
-            return Err(unit_err(
-                "第20位定着物特征码为 W（无定着物）时第21–28位应为 00000000",
-            ));
+            return Err(unit_err("第20位定着物特征码为 W（无定着物）时第21–28位应为 00000000"));
         }
         if (right == b'A' || right == b'C') && ownership != b'J' {
-            return Err(unit_err(format!(
-                "第14位宗地特征码 {} 只能用于集体土地（第13位应为 J）",
-                char::from(right)
-            )));
+            return Err(unit_err(format!("第14位宗地特征码 {} 只能用于集体土地（第13位应为 J）", char::from(right))));
         }
         let pair = [right, fixture];
         if !ALLOWED_PARCEL_FIXTURE.iter().any(|p| p.as_bytes() == pair) {
@@ -486,13 +449,7 @@ impl UnitCode {
 
     /// Display form `6 6 7 9`, e.g. `320684 413219 GB00029 F00010002`.
     pub fn display_grouped(&self) -> String {
-        format!(
-            "{} {} {} {}",
-            &self.0[0..6],
-            &self.0[6..12],
-            &self.0[12..19],
-            &self.0[19..28]
-        )
+        format!("{} {} {} {}", &self.0[0..6], &self.0[6..12], &self.0[12..19], &self.0[19..28])
     }
 }
 
@@ -501,19 +458,7 @@ impl UnitCode {
 // ---------------------------------------------------------------------------------------------
 
 /// 证件种类 (ZJZL, 不动产登记数据库标准 code table, STANDARDS §3.6).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdType {
     /// 1 身份证
@@ -588,14 +533,7 @@ impl IdType {
     /// Whether the document identifies a natural person (as opposed to an organisation).
     /// `Other` is not assumed to be a person.
     pub fn is_natural_person(self) -> bool {
-        matches!(
-            self,
-            IdType::IdCard
-                | IdType::HkMacaoTaiwan
-                | IdType::Passport
-                | IdType::Household
-                | IdType::Military
-        )
+        matches!(self, IdType::IdCard | IdType::HkMacaoTaiwan | IdType::Passport | IdType::Household | IdType::Military)
     }
 }
 
@@ -607,11 +545,7 @@ const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4,
 const ID_CHECK_CHARS: &[u8; 11] = b"10X98765432";
 
 fn id_check_char(first17: &[u8]) -> u8 {
-    let sum: u32 = first17
-        .iter()
-        .zip(ID_WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
+    let sum: u32 = first17.iter().zip(ID_WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
     ID_CHECK_CHARS[(sum % 11) as usize]
 }
 
@@ -643,9 +577,7 @@ impl IdNumber {
         let b = upper.as_bytes();
         let value = match b.len() {
             18 => {
-                if !b[..17].iter().all(u8::is_ascii_digit)
-                    || !(b[17].is_ascii_digit() || b[17] == b'X')
-                {
+                if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X') {
                     return Err(id_number_err("前17位应为数字，第18位应为数字或 X"));
                 }
                 upper
@@ -664,8 +596,7 @@ impl IdNumber {
             }
             _ => return Err(id_number_err("长度应为18位（或15位旧号码）")),
         };
-        let birth_date =
-            parse_yyyymmdd(&value[6..14]).ok_or_else(|| id_number_err("出生日期不是有效日期"))?;
+        let birth_date = parse_yyyymmdd(&value[6..14]).ok_or_else(|| id_number_err("出生日期不是有效日期"))?;
         let (y, m, d) = Self::MIN_BIRTH;
         if NaiveDate::from_ymd_opt(y, m, d).is_some_and(|min| birth_date < min) {
             return Err(id_number_err("出生日期不能早于1850年"));
@@ -705,15 +636,10 @@ impl IdNumber {
 // ---------------------------------------------------------------------------------------------
 
 const USCC_CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const USCC_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 fn uscc_value(b: u8) -> Option<u32> {
-    USCC_CHARSET
-        .iter()
-        .position(|c| *c == b)
-        .and_then(|p| u32::try_from(p).ok())
+    USCC_CHARSET.iter().position(|c| *c == b).and_then(|p| u32::try_from(p).ok())
 }
 
 /// 统一社会信用代码 (GB 32100-2015, STANDARDS §6.2): 18 characters over
@@ -741,21 +667,13 @@ impl CreditCode {
         }
         let mut values = [0u32; 18];
         for (i, c) in b.iter().enumerate() {
-            values[i] = uscc_value(*c).ok_or_else(|| {
-                credit_err(format!(
-                    "第{}位含有不允许的字符（不使用 I、O、Z、S、V）",
-                    i + 1
-                ))
-            })?;
+            values[i] = uscc_value(*c)
+                .ok_or_else(|| credit_err(format!("第{}位含有不允许的字符（不使用 I、O、Z、S、V）", i + 1)))?;
         }
         if !b[2..8].iter().all(u8::is_ascii_digit) {
             return Err(credit_err("第3–8位登记管理机关行政区划码应为数字"));
         }
-        let sum: u32 = values[..17]
-            .iter()
-            .zip(USCC_WEIGHTS)
-            .map(|(v, w)| v * w)
-            .sum();
+        let sum: u32 = values[..17].iter().zip(USCC_WEIGHTS).map(|(v, w)| v * w).sum();
         let check = (31 - sum % 31) % 31;
         if check != values[17] {
             return Err(credit_err("校验位错误"));
@@ -792,17 +710,11 @@ fn check_org_code(value: &str) -> Result<String, IdError> {
         10 if upper.as_bytes()[8] == b'-' => format!("{}{}", &upper[..8], &upper[9..]),
         9 => upper,
         _ => {
-            return Err(doc_err(
-                IdType::OrgCode,
-                "应为9位（8位本体代码 + 1位校验码，可写作 XXXXXXXX-X）",
-            ));
+            return Err(doc_err(IdType::OrgCode, "应为9位（8位本体代码 + 1位校验码，可写作 XXXXXXXX-X）"));
         }
     };
     let b = compact.as_bytes();
-    if !b[..8]
-        .iter()
-        .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-    {
+    if !b[..8].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
         return Err(doc_err(IdType::OrgCode, "本体代码应为数字或大写字母"));
     }
     match org_code_check(&b[..8]) {
@@ -839,12 +751,7 @@ fn check_hk_macao_taiwan(value: &str) -> Result<String, IdError> {
             other => other.to_ascii_uppercase(),
         })
         .collect();
-    let problem = || {
-        doc_err(
-            IdType::HkMacaoTaiwan,
-            "应为8至18位字母或数字，末尾可带括号括起的校验码，如 A123456(3)",
-        )
-    };
+    let problem = || doc_err(IdType::HkMacaoTaiwan, "应为8至18位字母或数字，末尾可带括号括起的校验码，如 A123456(3)");
     let (body, suffix) = match normalised.find('(') {
         Some(open) => {
             let tail = &normalised[open + 1..];
@@ -892,12 +799,12 @@ fn check_business_licence(value: &str) -> Result<String, IdError> {
 /// Errors are always [`IdError::InvalidIdDocument`] carrying the id type.
 pub fn check_id_document(id_type: IdType, value: &str) -> Result<String, IdError> {
     match id_type {
-        IdType::IdCard | IdType::Household => IdNumber::parse(value)
-            .map(|n| n.as_str().to_owned())
-            .map_err(|e| doc_err(id_type, e.message_zh())),
-        IdType::CreditCode => CreditCode::parse(value)
-            .map(|c| c.as_str().to_owned())
-            .map_err(|e| doc_err(id_type, e.message_zh())),
+        IdType::IdCard | IdType::Household => {
+            IdNumber::parse(value).map(|n| n.as_str().to_owned()).map_err(|e| doc_err(id_type, e.message_zh()))
+        }
+        IdType::CreditCode => {
+            CreditCode::parse(value).map(|c| c.as_str().to_owned()).map_err(|e| doc_err(id_type, e.message_zh()))
+        }
         IdType::BusinessLicence => check_business_licence(value),
         IdType::Passport => check_passport(value),
         IdType::HkMacaoTaiwan => check_hk_macao_taiwan(value),
@@ -939,17 +846,11 @@ impl BusinessNo {
             return Err(business_err("应为20至22位数字"));
         }
         let date = parse_yyyymmdd(&s[6..14]).ok_or_else(|| business_err("第7–14位不是有效日期"))?;
-        let sequence: u64 = s[14..]
-            .parse()
-            .map_err(|_| business_err("顺序号应为数字"))?;
+        let sequence: u64 = s[14..].parse().map_err(|_| business_err("顺序号应为数字"))?;
         if sequence == 0 {
             return Err(business_err("顺序号不能为0"));
         }
-        Ok(BusinessNo {
-            value: s.to_owned(),
-            date,
-            sequence,
-        })
+        Ok(BusinessNo { value: s.to_owned(), date, sequence })
     }
 
     /// Builds `{division}{YYYYMMDD}{seq}` with the sequence zero-padded to at least 6 digits.
@@ -1005,15 +906,10 @@ string_identifier!(
 impl NodeId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let ok = (1..=64).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-');
-        if ok {
-            Ok(NodeId(s.to_owned()))
-        } else {
-            Err(IdError::InvalidNodeId)
-        }
+        if ok { Ok(NodeId(s.to_owned())) } else { Err(IdError::InvalidNodeId) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -1082,8 +978,7 @@ impl CertificateId {
         if type_code.len() != 21 || !type_code.is_ascii() {
             return Err(cert_id_err("证照类型代码应为21位"));
         }
-        CreditCode::parse(&type_code[..18])
-            .map_err(|_| cert_id_err("证照类型代码前18位不是有效的统一社会信用代码"))?;
+        CreditCode::parse(&type_code[..18]).map_err(|_| cert_id_err("证照类型代码前18位不是有效的统一社会信用代码"))?;
         if !all_ascii_digits(&type_code[18..]) {
             return Err(cert_id_err("证照类型代码后3位应为数字"));
         }
@@ -1093,21 +988,15 @@ impl CertificateId {
     fn check_issuer(issuer: &str) -> Result<(), IdError> {
         match issuer.len() {
             6 if all_ascii_digits(issuer) => Ok(()),
-            18 => CreditCode::parse(issuer)
-                .map(|_| ())
-                .map_err(|_| cert_id_err("颁发机构代码不是有效的统一社会信用代码")),
-            _ => Err(cert_id_err(
-                "颁发机构代码应为18位统一社会信用代码或6位行政区划代码",
-            )),
+            18 => {
+                CreditCode::parse(issuer).map(|_| ()).map_err(|_| cert_id_err("颁发机构代码不是有效的统一社会信用代码"))
+            }
+            _ => Err(cert_id_err("颁发机构代码应为18位统一社会信用代码或6位行政区划代码")),
         }
     }
 
     fn check_serial(serial: &str) -> Result<(), IdError> {
-        if (1..=32).contains(&serial.len())
-            && serial
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-        {
+        if (1..=32).contains(&serial.len()) && serial.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
             Ok(())
         } else {
             Err(cert_id_err("流水号应为1至32位大写字母或数字"))
@@ -1135,9 +1024,7 @@ impl CertificateId {
             .map(char::from)
             .ok_or_else(|| cert_id_err("无法计算校验位"))?;
         Ok(CertificateId {
-            value: format!(
-                "{CERTIFICATE_ID_ROOT}.{type_code}.{issuer}.{serial}.{version_text}.{check}"
-            ),
+            value: format!("{CERTIFICATE_ID_ROOT}.{type_code}.{issuer}.{serial}.{version_text}.{check}"),
             type_code,
             issuer,
             serial,
@@ -1154,9 +1041,7 @@ impl CertificateId {
             .ok_or_else(|| cert_id_err("应以电子证照根标识 1.2.156.3005.2. 开头"))?;
         let parts: Vec<&str> = rest.split('.').collect();
         let [type_code, issuer, serial, version_text, check_text] = parts.as_slice() else {
-            return Err(cert_id_err(
-                "应由证照类型代码、颁发机构代码、流水号、版本号、校验位5段组成",
-            ));
+            return Err(cert_id_err("应由证照类型代码、颁发机构代码、流水号、版本号、校验位5段组成"));
         };
         Self::check_type_code(type_code)?;
         Self::check_issuer(issuer)?;
@@ -1164,9 +1049,7 @@ impl CertificateId {
         if version_text.len() != 3 || !all_ascii_digits(version_text) {
             return Err(cert_id_err("版本号应为3位数字"));
         }
-        let version: u16 = version_text
-            .parse()
-            .map_err(|_| cert_id_err("版本号应为3位数字"))?;
+        let version: u16 = version_text.parse().map_err(|_| cert_id_err("版本号应为3位数字"))?;
         let expected = Self::compute_check(type_code, issuer, serial, version_text)
             .ok_or_else(|| cert_id_err("无法计算校验位"))?;
         if check_text.as_bytes() != [expected] {
@@ -1217,19 +1100,7 @@ impl CertificateId {
 // ---------------------------------------------------------------------------------------------
 
 /// Which document a certificate number belongs to.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CertificateKind {
     /// 不动产权 (不动产权证书).
@@ -1281,25 +1152,15 @@ impl CertificateNumber {
             return Err(cert_no_err("缺少市县名称"));
         }
         if place.chars().count() > 32
-            || place
-                .chars()
-                .any(|c| c.is_control() || c.is_whitespace() || "()（）".contains(c))
+            || place.chars().any(|c| c.is_control() || c.is_whitespace() || "()（）".contains(c))
         {
-            return Err(cert_no_err(
-                "市县名称不能含空白、控制字符或括号，且不超过32个字",
-            ));
+            return Err(cert_no_err("市县名称不能含空白、控制字符或括号，且不超过32个字"));
         }
         Ok(())
     }
 
     /// Builds a number from its parts.
-    pub fn new(
-        province_abbr: char,
-        year: u16,
-        place: &str,
-        kind: CertificateKind,
-        seq: u32,
-    ) -> Result<Self, IdError> {
+    pub fn new(province_abbr: char, year: u16, place: &str, kind: CertificateKind, seq: u32) -> Result<Self, IdError> {
         if !is_han(province_abbr) {
             return Err(cert_no_err("省级简称应为一个汉字"));
         }
@@ -1311,10 +1172,7 @@ impl CertificateNumber {
             return Err(cert_no_err("顺序号应在 1 至 99999999 之间"));
         }
         Ok(CertificateNumber {
-            canonical: format!(
-                "{province_abbr}({year}){place}{}第{seq:07}号",
-                kind.label_zh()
-            ),
+            canonical: format!("{province_abbr}({year}){place}{}第{seq:07}号", kind.label_zh()),
             province_abbr,
             year,
             place: place.to_owned(),
@@ -1334,32 +1192,21 @@ impl CertificateNumber {
             .strip_prefix('(')
             .or_else(|| rest.strip_prefix('（'))
             .ok_or_else(|| cert_no_err("省级简称后应为括号括起的年份"))?;
-        let year_text = rest
-            .get(..4)
-            .filter(|y| all_ascii_digits(y))
-            .ok_or_else(|| cert_no_err("年份应为4位数字"))?;
-        let year: u16 = year_text
-            .parse()
-            .map_err(|_| cert_no_err("年份应为4位数字"))?;
+        let year_text = rest.get(..4).filter(|y| all_ascii_digits(y)).ok_or_else(|| cert_no_err("年份应为4位数字"))?;
+        let year: u16 = year_text.parse().map_err(|_| cert_no_err("年份应为4位数字"))?;
         let rest = &rest[4..];
         let rest = rest
             .strip_prefix(')')
             .or_else(|| rest.strip_prefix('）'))
             .ok_or_else(|| cert_no_err("年份后应为右括号"))?;
-        let body = rest
-            .strip_suffix('号')
-            .ok_or_else(|| cert_no_err("应以“号”结尾"))?;
+        let body = rest.strip_suffix('号').ok_or_else(|| cert_no_err("应以“号”结尾"))?;
         let before_digits = body.trim_end_matches(|c: char| c.is_ascii_digit());
         let seq_text = &body[before_digits.len()..];
         if !(6..=8).contains(&seq_text.len()) {
             return Err(cert_no_err("顺序号应为6至8位数字"));
         }
-        let seq: u32 = seq_text
-            .parse()
-            .map_err(|_| cert_no_err("顺序号应为6至8位数字"))?;
-        let before_seq = before_digits
-            .strip_suffix('第')
-            .ok_or_else(|| cert_no_err("顺序号前应为“第”"))?;
+        let seq: u32 = seq_text.parse().map_err(|_| cert_no_err("顺序号应为6至8位数字"))?;
+        let before_seq = before_digits.strip_suffix('第').ok_or_else(|| cert_no_err("顺序号前应为“第”"))?;
         let (place, kind) = if let Some(place) = before_seq.strip_suffix("不动产权") {
             (place, CertificateKind::PropertyRight)
         } else if let Some(place) = before_seq.strip_suffix("不动产证明") {
@@ -1436,10 +1283,7 @@ mod tests {
     #[test]
     fn error_messages_are_clear_chinese() {
         let err = UnitCode::parse("320684413219GB00029X00010002").unwrap_err();
-        assert_eq!(
-            err.message_zh(),
-            "不动产单元代码不符合 GB/T 37346 结构：第20位定着物特征码应为 F/L/Q/W"
-        );
+        assert_eq!(err.message_zh(), "不动产单元代码不符合 GB/T 37346 结构：第20位定着物特征码应为 F/L/Q/W");
         let err = IdNumber::parse("110105194912310021").unwrap_err();
         assert_eq!(err.message_zh(), "公民身份号码校验位错误（GB 11643）");
     }
@@ -1459,11 +1303,7 @@ mod tests {
         assert!(DivisionCode::parse("320102").is_ok());
         assert!(DivisionCode::parse("000000").is_ok());
         for bad in ["", "32010", "3201020", "32010a", " 320102", "３２０１０２"] {
-            assert_eq!(
-                DivisionCode::parse(bad),
-                Err(IdError::InvalidDivisionCode),
-                "{bad}"
-            );
+            assert_eq!(DivisionCode::parse(bad), Err(IdError::InvalidDivisionCode), "{bad}");
         }
     }
 
@@ -1576,11 +1416,7 @@ mod tests {
         for (s, needle) in bad {
             let err = UnitCode::parse(s).unwrap_err();
             assert_eq!(err.code(), "invalid_unit_code");
-            assert!(
-                err.message_zh().contains(needle),
-                "{s}: {}",
-                err.message_zh()
-            );
+            assert!(err.message_zh().contains(needle), "{s}: {}", err.message_zh());
         }
     }
 
@@ -1601,10 +1437,7 @@ mod tests {
     #[test]
     fn unit_code_serde_runs_parse() {
         let u: UnitCode = serde_json::from_str("\"320684 413219 GB00029 F00010002\"").unwrap();
-        assert_eq!(
-            serde_json::to_string(&u).unwrap(),
-            "\"320684413219GB00029F00010002\""
-        );
+        assert_eq!(serde_json::to_string(&u).unwrap(), "\"320684413219GB00029F00010002\"");
         assert!(serde_json::from_str::<UnitCode>("\"320684413219GB00029X00010002\"").is_err());
     }
 
@@ -1630,22 +1463,10 @@ mod tests {
 
     #[test]
     fn id_type_serde_snake_case() {
-        assert_eq!(
-            serde_json::to_string(&IdType::IdCard).unwrap(),
-            "\"id_card\""
-        );
-        assert_eq!(
-            serde_json::to_string(&IdType::HkMacaoTaiwan).unwrap(),
-            "\"hk_macao_taiwan\""
-        );
-        assert_eq!(
-            serde_json::from_str::<IdType>("\"credit_code\"").unwrap(),
-            IdType::CreditCode
-        );
-        assert_eq!(
-            serde_json::from_str::<IdType>("\"passport\"").unwrap(),
-            IdType::Passport
-        );
+        assert_eq!(serde_json::to_string(&IdType::IdCard).unwrap(), "\"id_card\"");
+        assert_eq!(serde_json::to_string(&IdType::HkMacaoTaiwan).unwrap(), "\"hk_macao_taiwan\"");
+        assert_eq!(serde_json::from_str::<IdType>("\"credit_code\"").unwrap(), IdType::CreditCode);
+        assert_eq!(serde_json::from_str::<IdType>("\"passport\"").unwrap(), IdType::Passport);
         assert!(serde_json::from_str::<IdType>("\"IdCard\"").is_err());
     }
 
@@ -1654,10 +1475,7 @@ mod tests {
     #[test]
     fn id_number_standard_examples() {
         let n = IdNumber::parse("11010519491231002X").unwrap();
-        assert_eq!(
-            n.birth_date(),
-            NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
-        );
+        assert_eq!(n.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
         assert_eq!(n.address_code(), "110105");
         assert!(!n.is_male());
         let n = IdNumber::parse("440524188001010014").unwrap();
@@ -1687,11 +1505,7 @@ mod tests {
         for (s, needle) in cases {
             let err = IdNumber::parse(s).unwrap_err();
             assert_eq!(err.code(), "invalid_id_number");
-            assert!(
-                err.message_zh().contains(needle),
-                "{s}: {}",
-                err.message_zh()
-            );
+            assert!(err.message_zh().contains(needle), "{s}: {}", err.message_zh());
         }
     }
 
@@ -1743,10 +1557,7 @@ mod tests {
         for s in USCC_EXAMPLES {
             assert_eq!(CreditCode::parse(s).unwrap().as_str(), s);
         }
-        assert_eq!(
-            CreditCode::parse("91350100m000100y43").unwrap().as_str(),
-            "91350100M000100Y43"
-        );
+        assert_eq!(CreditCode::parse("91350100m000100y43").unwrap().as_str(), "91350100M000100Y43");
     }
 
     #[test]
@@ -1770,36 +1581,18 @@ mod tests {
 
     #[test]
     fn id_document_id_card_and_household() {
-        assert_eq!(
-            check_id_document(IdType::IdCard, "11010519491231002x").unwrap(),
-            "11010519491231002X"
-        );
-        assert_eq!(
-            check_id_document(IdType::Household, "110105491231002").unwrap(),
-            "11010519491231002X"
-        );
+        assert_eq!(check_id_document(IdType::IdCard, "11010519491231002x").unwrap(), "11010519491231002X");
+        assert_eq!(check_id_document(IdType::Household, "110105491231002").unwrap(), "11010519491231002X");
         let err = check_id_document(IdType::IdCard, "110105194912310021").unwrap_err();
         assert_eq!(err.code(), "invalid_id_document");
-        assert!(matches!(
-            err,
-            IdError::InvalidIdDocument {
-                id_type: IdType::IdCard,
-                ..
-            }
-        ));
+        assert!(matches!(err, IdError::InvalidIdDocument { id_type: IdType::IdCard, .. }));
         assert!(err.message_zh().contains("校验位错误"));
     }
 
     #[test]
     fn id_document_credit_code_and_licence() {
-        assert_eq!(
-            check_id_document(IdType::CreditCode, "91350100m000100y43").unwrap(),
-            "91350100M000100Y43"
-        );
-        assert_eq!(
-            check_id_document(IdType::BusinessLicence, "91350100M000100Y43").unwrap(),
-            "91350100M000100Y43"
-        );
+        assert_eq!(check_id_document(IdType::CreditCode, "91350100m000100y43").unwrap(), "91350100M000100Y43");
+        assert_eq!(check_id_document(IdType::BusinessLicence, "91350100M000100Y43").unwrap(), "91350100M000100Y43");
         assert!(check_id_document(IdType::CreditCode, "91350100M000100Y44").is_err());
         assert!(check_id_document(IdType::BusinessLicence, "91350100M000100Y44").is_err());
         assert!(check_id_document(IdType::BusinessLicence, "320100000123456").is_ok());
@@ -1808,10 +1601,7 @@ mod tests {
 
     #[test]
     fn id_document_passport() {
-        assert_eq!(
-            check_id_document(IdType::Passport, "e12345678").unwrap(),
-            "E12345678"
-        );
+        assert_eq!(check_id_document(IdType::Passport, "e12345678").unwrap(), "E12345678");
         assert!(check_id_document(IdType::Passport, "G1234").is_ok());
         assert!(check_id_document(IdType::Passport, "G123").is_err());
         assert!(check_id_document(IdType::Passport, "E1234567890123456789X").is_err());
@@ -1820,18 +1610,9 @@ mod tests {
 
     #[test]
     fn id_document_hk_macao_taiwan() {
-        assert_eq!(
-            check_id_document(IdType::HkMacaoTaiwan, "H12345678").unwrap(),
-            "H12345678"
-        );
-        assert_eq!(
-            check_id_document(IdType::HkMacaoTaiwan, "A123456(3)").unwrap(),
-            "A123456(3)"
-        );
-        assert_eq!(
-            check_id_document(IdType::HkMacaoTaiwan, "a123456（3）").unwrap(),
-            "A123456(3)"
-        );
+        assert_eq!(check_id_document(IdType::HkMacaoTaiwan, "H12345678").unwrap(), "H12345678");
+        assert_eq!(check_id_document(IdType::HkMacaoTaiwan, "A123456(3)").unwrap(), "A123456(3)");
+        assert_eq!(check_id_document(IdType::HkMacaoTaiwan, "a123456（3）").unwrap(), "A123456(3)");
         assert!(check_id_document(IdType::HkMacaoTaiwan, "A123456789").is_ok());
         assert!(check_id_document(IdType::HkMacaoTaiwan, "A12345").is_err());
         assert!(check_id_document(IdType::HkMacaoTaiwan, "A123456(3").is_err());
@@ -1843,18 +1624,9 @@ mod tests {
     #[test]
     fn id_document_org_code() {
         // Organisation codes embedded in verified credit codes (positions 9–17).
-        assert_eq!(
-            check_id_document(IdType::OrgCode, "MB032716-9").unwrap(),
-            "MB032716-9"
-        );
-        assert_eq!(
-            check_id_document(IdType::OrgCode, "mb0327169").unwrap(),
-            "MB032716-9"
-        );
-        assert_eq!(
-            check_id_document(IdType::OrgCode, "00612224-4").unwrap(),
-            "00612224-4"
-        );
+        assert_eq!(check_id_document(IdType::OrgCode, "MB032716-9").unwrap(), "MB032716-9");
+        assert_eq!(check_id_document(IdType::OrgCode, "mb0327169").unwrap(), "MB032716-9");
+        assert_eq!(check_id_document(IdType::OrgCode, "00612224-4").unwrap(), "00612224-4");
         assert!(check_id_document(IdType::OrgCode, "MB032716-8").is_err());
         assert!(check_id_document(IdType::OrgCode, "MB03271-69").is_err());
         assert!(check_id_document(IdType::OrgCode, "MB03271").is_err());
@@ -1872,10 +1644,7 @@ mod tests {
 
     #[test]
     fn id_document_free_text_types() {
-        assert_eq!(
-            check_id_document(IdType::Military, "南字第123456号").unwrap(),
-            "南字第123456号"
-        );
+        assert_eq!(check_id_document(IdType::Military, "南字第123456号").unwrap(), "南字第123456号");
         assert!(check_id_document(IdType::Military, "").is_err());
         assert!(check_id_document(IdType::Military, "   ").is_err());
         assert!(check_id_document(IdType::Military, &"1".repeat(21)).is_err());
@@ -1904,10 +1673,7 @@ mod tests {
         assert_eq!(BusinessNo::parse(b.as_str()).unwrap(), b);
         let big = BusinessNo::new(&d("320102"), date, 12_345_678).unwrap();
         assert_eq!(big.as_str(), "3201022026112912345678");
-        assert_eq!(
-            BusinessNo::parse(big.as_str()).unwrap().sequence(),
-            12_345_678
-        );
+        assert_eq!(BusinessNo::parse(big.as_str()).unwrap().sequence(), 12_345_678);
         assert!(BusinessNo::new(&d("320102"), date, 0).is_err());
         assert!(BusinessNo::new(&d("320102"), date, 100_000_000).is_err());
     }
@@ -1968,14 +1734,10 @@ mod tests {
         // ("209FA4…49"), so the full form cannot be reproduced; check both the elided text and a
         // stand-in serial whose check is not M.
         assert!(
-            CertificateId::parse(
-                "1.2.156.3005.2.11100000000013661B006.113700000045046442.209FA4…49.001.M"
-            )
-            .is_err()
+            CertificateId::parse("1.2.156.3005.2.11100000000013661B006.113700000045046442.209FA4…49.001.M").is_err()
         );
         // With a full serial, the published check M must not be accepted when it is wrong.
-        let id = CertificateId::new("11100000000013661B006", "113700000045046442", "209FA449", 1)
-            .unwrap();
+        let id = CertificateId::new("11100000000013661B006", "113700000045046442", "209FA449", 1).unwrap();
         let mut wrong = id.as_str().to_owned();
         wrong.pop();
         wrong.push(if id.check_char() == 'M' { 'D' } else { 'M' });
@@ -1986,32 +1748,14 @@ mod tests {
     fn certificate_id_new_matches_examples() {
         let id = CertificateId::new(REGISTRATION_PROOF_TYPE, "340100", "000000016", 1).unwrap();
         assert_eq!(id.as_str(), CERT_IDS[2]);
-        let id = CertificateId::new(
-            "11100000000013338W011",
-            "11430000006122244L",
-            "20230000403",
-            1,
-        )
-        .unwrap();
+        let id = CertificateId::new("11100000000013338W011", "11430000006122244L", "20230000403", 1).unwrap();
         assert_eq!(id.as_str(), CERT_IDS[0]);
-        let id = CertificateId::new(
-            "11100000000013338W009",
-            "11330105002500287C",
-            "2025052201",
-            2,
-        )
-        .unwrap();
+        let id = CertificateId::new("11100000000013338W009", "11330105002500287C", "2025052201", 2).unwrap();
         assert_eq!(id.as_str(), CERT_IDS[1]);
         let id = CertificateId::new(PROPERTY_CERTIFICATE_TYPE, "320102", "abc123", 1).unwrap();
-        assert!(
-            id.as_str()
-                .starts_with("1.2.156.3005.2.11100000MB03271699001.320102.ABC123.001.")
-        );
+        assert!(id.as_str().starts_with("1.2.156.3005.2.11100000MB03271699001.320102.ABC123.001."));
         assert_eq!(CertificateId::parse(id.as_str()).unwrap(), id);
-        assert_eq!(
-            CertificateId::PROPERTY_CERTIFICATE_TYPE,
-            "11100000MB03271699001"
-        );
+        assert_eq!(CertificateId::PROPERTY_CERTIFICATE_TYPE, "11100000MB03271699001");
     }
 
     #[test]
@@ -2042,29 +1786,12 @@ mod tests {
 
     #[test]
     fn certificate_id_rejections() {
-        assert!(
-            CertificateId::parse("1.2.156.3005.3.11100000MB03271699022.340100.000000016.001.9")
-                .is_err()
-        );
-        assert!(
-            CertificateId::parse("1.2.156.3005.2.11100000MB03271699022.340100.000000016.001")
-                .is_err()
-        );
-        assert!(
-            CertificateId::parse("1.2.156.3005.2.11100000MB03271699022.340100.000000016.01.9")
-                .is_err()
-        );
-        assert!(
-            CertificateId::parse("1.2.156.3005.2.11100000MB03271698022.340100.000000016.001.9")
-                .is_err()
-        );
-        assert!(
-            CertificateId::parse("1.2.156.3005.2.11100000MB03271699022.34010.000000016.001.9")
-                .is_err()
-        );
-        assert!(
-            CertificateId::parse("1.2.156.3005.2.11100000MB03271699022.340100..001.9").is_err()
-        );
+        assert!(CertificateId::parse("1.2.156.3005.3.11100000MB03271699022.340100.000000016.001.9").is_err());
+        assert!(CertificateId::parse("1.2.156.3005.2.11100000MB03271699022.340100.000000016.001").is_err());
+        assert!(CertificateId::parse("1.2.156.3005.2.11100000MB03271699022.340100.000000016.01.9").is_err());
+        assert!(CertificateId::parse("1.2.156.3005.2.11100000MB03271698022.340100.000000016.001.9").is_err());
+        assert!(CertificateId::parse("1.2.156.3005.2.11100000MB03271699022.34010.000000016.001.9").is_err());
+        assert!(CertificateId::parse("1.2.156.3005.2.11100000MB03271699022.340100..001.9").is_err());
         assert!(CertificateId::new(REGISTRATION_PROOF_TYPE, "340100", &"1".repeat(33), 1).is_err());
         assert!(CertificateId::new(REGISTRATION_PROOF_TYPE, "340100", "1", 1000).is_err());
         assert!(CertificateId::new(REGISTRATION_PROOF_TYPE, "340100", "A-1", 1).is_err());
@@ -2075,60 +1802,15 @@ mod tests {
     #[test]
     fn certificate_number_examples_parse() {
         let examples = [
-            (
-                "苏(2020)南通开发区不动产权第0001701号",
-                "南通开发区",
-                CertificateKind::PropertyRight,
-                1701,
-            ),
-            (
-                "苏(2021)靖江不动产权第0000982号",
-                "靖江",
-                CertificateKind::PropertyRight,
-                982,
-            ),
-            (
-                "苏(2017)海门市不动产权第0000183号",
-                "海门市",
-                CertificateKind::PropertyRight,
-                183,
-            ),
-            (
-                "苏(2016)苏州市不动产证明第8022335号",
-                "苏州市",
-                CertificateKind::RegistrationProof,
-                8_022_335,
-            ),
-            (
-                "皖(2022)蜀山区不动产证明第1000044号",
-                "蜀山区",
-                CertificateKind::RegistrationProof,
-                1_000_044,
-            ),
-            (
-                "蒙(2016)乌兰浩特市不动产证明第0003309号",
-                "乌兰浩特市",
-                CertificateKind::RegistrationProof,
-                3309,
-            ),
-            (
-                "皖（2023）合肥市不动产权第1000180号",
-                "合肥市",
-                CertificateKind::PropertyRight,
-                1_000_180,
-            ),
-            (
-                "皖(2018)合肥市不动产权第10023999号",
-                "合肥市",
-                CertificateKind::PropertyRight,
-                10_023_999,
-            ),
-            (
-                "甬（2016）宁波市不动产权第158545号",
-                "宁波市",
-                CertificateKind::PropertyRight,
-                158_545,
-            ),
+            ("苏(2020)南通开发区不动产权第0001701号", "南通开发区", CertificateKind::PropertyRight, 1701),
+            ("苏(2021)靖江不动产权第0000982号", "靖江", CertificateKind::PropertyRight, 982),
+            ("苏(2017)海门市不动产权第0000183号", "海门市", CertificateKind::PropertyRight, 183),
+            ("苏(2016)苏州市不动产证明第8022335号", "苏州市", CertificateKind::RegistrationProof, 8_022_335),
+            ("皖(2022)蜀山区不动产证明第1000044号", "蜀山区", CertificateKind::RegistrationProof, 1_000_044),
+            ("蒙(2016)乌兰浩特市不动产证明第0003309号", "乌兰浩特市", CertificateKind::RegistrationProof, 3309),
+            ("皖（2023）合肥市不动产权第1000180号", "合肥市", CertificateKind::PropertyRight, 1_000_180),
+            ("皖(2018)合肥市不动产权第10023999号", "合肥市", CertificateKind::PropertyRight, 10_023_999),
+            ("甬（2016）宁波市不动产权第158545号", "宁波市", CertificateKind::PropertyRight, 158_545),
         ];
         for (s, place, kind, seq) in examples {
             let n = CertificateNumber::parse(s).unwrap();
@@ -2147,17 +1829,11 @@ mod tests {
         assert_eq!(n.year(), 2023);
         let n = CertificateNumber::parse("甬（2016）宁波市不动产权第158545号").unwrap();
         assert_eq!(n.as_str(), "甬(2016)宁波市不动产权第0158545号");
-        let n = CertificateNumber::new('苏', 2026, "南京市", CertificateKind::PropertyRight, 1)
-            .unwrap();
+        let n = CertificateNumber::new('苏', 2026, "南京市", CertificateKind::PropertyRight, 1).unwrap();
         assert_eq!(n.to_string(), "苏(2026)南京市不动产权第0000001号");
-        let n =
-            CertificateNumber::new('苏', 2026, "南京市", CertificateKind::RegistrationProof, 42)
-                .unwrap();
+        let n = CertificateNumber::new('苏', 2026, "南京市", CertificateKind::RegistrationProof, 42).unwrap();
         assert_eq!(n.to_string(), "苏(2026)南京市不动产证明第0000042号");
-        assert_eq!(
-            serde_json::to_string(&n).unwrap(),
-            "\"苏(2026)南京市不动产证明第0000042号\""
-        );
+        assert_eq!(serde_json::to_string(&n).unwrap(), "\"苏(2026)南京市不动产证明第0000042号\"");
     }
 
     #[test]
@@ -2180,9 +1856,7 @@ mod tests {
             let err = CertificateNumber::parse(bad).unwrap_err();
             assert_eq!(err.code(), "invalid_certificate_number", "{bad}");
         }
-        assert!(
-            serde_json::from_str::<CertificateNumber>("\"苏(2020)南京市不动产权第1号\"").is_err()
-        );
+        assert!(serde_json::from_str::<CertificateNumber>("\"苏(2020)南京市不动产权第1号\"").is_err());
     }
 
     // ---- OpenAPI ----------------------------------------------------------------------------
@@ -2205,11 +1879,6 @@ mod tests {
         assert_eq!(UnitCode::name(), "UnitCode");
         let id_type = serde_json::to_value(IdType::schema()).unwrap();
         assert_eq!(id_type["type"], "string");
-        assert!(
-            id_type["enum"]
-                .as_array()
-                .unwrap()
-                .contains(&serde_json::json!("credit_code"))
-        );
+        assert!(id_type["enum"].as_array().unwrap().contains(&serde_json::json!("credit_code")));
     }
 }

@@ -75,10 +75,7 @@ impl RegistrationKind {
 
     /// Whether 发证 issues a 不动产权证书 (true) or a 不动产登记证明 (false).
     pub fn issues_property_certificate(self) -> bool {
-        matches!(
-            self,
-            Self::First | Self::Transfer | Self::Change | Self::Correction
-        )
+        matches!(self, Self::First | Self::Transfer | Self::Change | Self::Correction)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -158,10 +155,7 @@ impl Stage {
 
     /// No further action can follow.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Issued | Self::Rejected | Self::Refused | Self::Withdrawn
-        )
+        matches!(self, Self::Issued | Self::Rejected | Self::Refused | Self::Withdrawn)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -15,27 +15,17 @@ use serde_json::{Value, json};
 pub const PASSWORD: &str = "test-password-不动产";
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A fresh PostgreSQL database on the server of `TEST_PG_URL`, or None when it is not set.
 pub fn fresh_pg_database() -> Option<String> {
     use diesel::{Connection, RunQueryDsl, pg::PgConnection};
     let url = std::env::var("TEST_PG_URL").ok()?;
-    let mut admin = PgConnection::establish(&url)
-        .unwrap_or_else(|e| panic!("TEST_PG_URL is set but unreachable: {e}"));
+    let mut admin = PgConnection::establish(&url).unwrap_or_else(|e| panic!("TEST_PG_URL is set but unreachable: {e}"));
     let name = format!("bdc_test_{}", ulid::Ulid::new().to_string().to_lowercase());
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .unwrap();
-    let base = url
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .unwrap_or(url);
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+    let base = url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(url);
     Some(format!("{base}/{name}"))
 }
 
@@ -54,6 +44,11 @@ pub const QINHUAI: usize = 3;
 
 impl Federation {
     pub async fn start() -> Self {
+        Self::start_with(|_, _| {}).await
+    }
+
+    /// Start with the settings adjusted first (e.g. TLS).
+    pub async fn start_with(adjust: impl FnOnce(&mut Vec<Settings>, &Path)) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         if std::env::var_os("TEST_LOG").is_some() {
             bdc_node::telemetry::init("info", false);
@@ -71,35 +66,26 @@ impl Federation {
             s.federation.retry_cap_ms = 300;
             s.federation.forward_timeout_ms = 1500;
         }
+        adjust(&mut settings, dir.path());
+        let tls = settings[0].tls.cert_file.is_some();
         let mut nodes = Vec::new();
         for s in &settings {
             nodes.push(Some(Application::build(s.clone()).await.unwrap().spawn()));
         }
-        let fed = Self {
-            dir,
-            settings,
-            nodes,
-            http: reqwest::Client::new(),
-            county_on_pg,
+        let http = if tls {
+            let ca = std::fs::read(settings[0].tls.peer_ca_file.as_ref().unwrap()).unwrap();
+            reqwest::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+                .build()
+                .unwrap()
+        } else {
+            reqwest::Client::new()
         };
-        bdc_node::demo::add_staff(
-            fed.node(XUANWU),
-            "320102",
-            "xuanwu-clerk",
-            PASSWORD,
-            "玄武区登记员",
-        )
-        .await
-        .unwrap();
-        bdc_node::demo::add_staff(
-            fed.node(QINHUAI),
-            "320104",
-            "qinhuai-clerk",
-            PASSWORD,
-            "秦淮区登记员",
-        )
-        .await
-        .unwrap();
+        let fed = Self { dir, settings, nodes, http, county_on_pg };
+        bdc_node::demo::add_staff(fed.node(XUANWU), "320102", "xuanwu-clerk", PASSWORD, "玄武区登记员").await.unwrap();
+        bdc_node::demo::add_staff(fed.node(QINHUAI), "320104", "qinhuai-clerk", PASSWORD, "秦淮区登记员")
+            .await
+            .unwrap();
         fed
     }
 
@@ -108,18 +94,12 @@ impl Federation {
     }
 
     pub fn url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.port(i))
+        let scheme = if self.settings[i].tls.cert_file.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port(i))
     }
 
     pub fn port(&self, i: usize) -> u16 {
-        self.settings[i]
-            .http
-            .listen
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
+        self.settings[i].http.listen.rsplit(':').next().unwrap().parse().unwrap()
     }
 
     pub fn data_dir(&self, i: usize) -> PathBuf {
@@ -135,12 +115,7 @@ impl Federation {
     /// Restart a stopped node on the port it was first given.
     pub async fn restart(&mut self, i: usize) {
         assert!(self.nodes[i].is_none());
-        self.nodes[i] = Some(
-            Application::build(self.settings[i].clone())
-                .await
-                .unwrap()
-                .spawn(),
-        );
+        self.nodes[i] = Some(Application::build(self.settings[i].clone()).await.unwrap().spawn());
     }
 
     pub async fn shutdown(mut self) {
@@ -150,36 +125,20 @@ impl Federation {
     }
 
     pub async fn post(&self, i: usize, path: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}{}", self.url(i), path))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.post(format!("{}{}", self.url(i), path)).json(body).send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, i: usize, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{}", self.url(i), path))
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.get(format!("{}{}", self.url(i), path)).send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn login(&self, i: usize, username: &str) -> String {
-        let (status, body) = self
-            .post(
-                i,
-                "/api/v1/staff/login",
-                &json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
+        let (status, body) =
+            self.post(i, "/api/v1/staff/login", &json!({"username": username, "password": PASSWORD})).await;
         assert_eq!(status, 200, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
@@ -187,10 +146,7 @@ impl Federation {
     pub async fn act(&self, i: usize, token: &str, business_no: &str, body: Value) -> (u16, Value) {
         let r = self
             .http
-            .post(format!(
-                "{}/api/v1/applications/{business_no}/actions",
-                self.url(i)
-            ))
+            .post(format!("{}/api/v1/applications/{business_no}/actions", self.url(i)))
             .bearer_auth(token)
             .json(&body)
             .send()
@@ -201,13 +157,7 @@ impl Federation {
     }
 
     /// Progress as the public asks for it.
-    pub async fn progress(
-        &self,
-        i: usize,
-        business_no: &str,
-        name: &str,
-        id: &str,
-    ) -> (u16, Value) {
+    pub async fn progress(&self, i: usize, business_no: &str, name: &str, id: &str) -> (u16, Value) {
         let url = reqwest::Url::parse_with_params(
             &format!("{}/api/v1/progress/{business_no}", self.url(i)),
             &[("name", name), ("id_number", id)],
@@ -228,9 +178,7 @@ impl Federation {
         }
         let db = &self.node(i).state.db;
         let mut conn = db.conn().unwrap();
-        let rows: Vec<N> = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-            .load(&mut *conn)
-            .unwrap();
+        let rows: Vec<N> = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).load(&mut *conn).unwrap();
         rows[0].n
     }
 }
@@ -246,10 +194,7 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -271,4 +216,57 @@ pub const QINHUAI_UNIT: &str = "320104001002GB00031F00020101";
 
 pub fn key_path(dir: &Path) -> PathBuf {
     dir.join("keys/node.key.pem")
+}
+
+/// A federation CA and certificates for every node (SAN: 127.0.0.1, localhost, the node id).
+pub struct Pki {
+    pub ca_pem: String,
+    ca_params: rcgen::CertificateParams,
+    ca_key: rcgen::KeyPair,
+}
+
+impl Pki {
+    pub fn new(name: &str) -> Self {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        let ca_pem = params.self_signed(&ca_key).unwrap().pem();
+        Self { ca_pem, ca_params: params, ca_key }
+    }
+
+    /// (certificate PEM, key PEM) for a node.
+    pub fn leaf(&self, node_id: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), node_id.to_owned()]).unwrap();
+        params.subject_alt_names.push(rcgen::SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+        params.distinguished_name.push(rcgen::DnType::CommonName, node_id);
+        let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
+        (params.signed_by(&key, &issuer).unwrap().pem(), key.serialize_pem())
+    }
+}
+
+impl Federation {
+    /// The same federation with HTTPS on every listener and mutual TLS between nodes.
+    pub async fn start_tls(pki: &Pki) -> Self {
+        Self::start_with(|settings, dir| {
+            let ca = dir.join("federation-ca.crt");
+            std::fs::write(&ca, &pki.ca_pem).unwrap();
+            for s in settings.iter_mut() {
+                let (cert, key) = pki.leaf(s.node_id.as_str());
+                let (cf, kf) = (dir.join(format!("{}.crt", s.node_id)), dir.join(format!("{}.key", s.node_id)));
+                std::fs::write(&cf, cert).unwrap();
+                std::fs::write(&kf, key).unwrap();
+                s.tls.cert_file = Some(cf);
+                s.tls.key_file = Some(kf);
+                s.tls.peer_ca_file = Some(ca.clone());
+                s.tls.reload_secs = 1;
+                s.http.public_url = s.http.public_url.replace("http://", "https://");
+                for p in s.parent.iter_mut().chain(s.children.iter_mut()) {
+                    p.url = p.url.replace("http://", "https://");
+                }
+            }
+        })
+        .await
+    }
 }

@@ -10,34 +10,24 @@ use super::schema::counters::dsl as c;
 /// Take the next value (starting at 1) of counter `name` of `division`.
 pub fn next(conn: &mut AnyConnection, division: &str, name: &str) -> QueryResult<i64> {
     loop {
-        let updated: Option<i64> = diesel::update(
-            c::counters
-                .filter(c::division.eq(division))
-                .filter(c::name.eq(name)),
-        )
-        .set(c::value.eq(c::value + 1))
-        .returning(c::value)
-        .get_result(conn)
-        .optional()?;
+        let updated: Option<i64> =
+            diesel::update(c::counters.filter(c::division.eq(division)).filter(c::name.eq(name)))
+                .set(c::value.eq(c::value + 1))
+                .returning(c::value)
+                .get_result(conn)
+                .optional()?;
         if let Some(v) = updated {
             return Ok(v);
         }
         let inserted = conn.transaction(|conn| {
             diesel::insert_into(c::counters)
-                .values((
-                    c::division.eq(division),
-                    c::name.eq(name),
-                    c::value.eq(1i64),
-                ))
+                .values((c::division.eq(division), c::name.eq(name), c::value.eq(1i64)))
                 .execute(conn)
         });
         match inserted {
             Ok(_) => return Ok(1),
             // Someone else created it first: take the next value from theirs.
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => {
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
                 continue;
             }
             Err(e) => return Err(e),

@@ -49,10 +49,7 @@ impl DbError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(
             self,
-            DbError::Query(DieselError::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _
-            ))
+            DbError::Query(DieselError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
         )
     }
 }
@@ -99,10 +96,7 @@ pub fn classify_url(url: &str) -> (Backend, String) {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         (Backend::Postgres, url.to_owned())
     } else {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
         (Backend::Sqlite, path.to_owned())
     }
 }
@@ -114,24 +108,18 @@ impl Db {
         // Establish the inner connection first: the enum's own error hides the real cause.
         match backend {
             Backend::Postgres => {
-                PgConnection::establish(&target).map_err(|e| DbError::Open {
-                    url: redact(url),
-                    cause: e.to_string(),
-                })?;
+                PgConnection::establish(&target)
+                    .map_err(|e| DbError::Open { url: redact(url), cause: e.to_string() })?;
             }
             Backend::Sqlite => {
                 if let Some(dir) = std::path::Path::new(&target).parent()
                     && !dir.as_os_str().is_empty()
                 {
-                    std::fs::create_dir_all(dir).map_err(|e| DbError::Open {
-                        url: redact(url),
-                        cause: e.to_string(),
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| DbError::Open { url: redact(url), cause: e.to_string() })?;
                 }
-                SqliteConnection::establish(&target).map_err(|e| DbError::Open {
-                    url: redact(url),
-                    cause: e.to_string(),
-                })?;
+                SqliteConnection::establish(&target)
+                    .map_err(|e| DbError::Open { url: redact(url), cause: e.to_string() })?;
             }
         }
         let manager = ConnectionManager::<AnyConnection>::new(target);
@@ -141,11 +129,7 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .map_err(|e| DbError::Pool(e.to_string()))?;
-        let db = Self {
-            pool,
-            backend,
-            writer: Arc::new(Mutex::new(())),
-        };
+        let db = Self { pool, backend, writer: Arc::new(Mutex::new(())) };
         db.migrate()?;
         Ok(db)
     }
@@ -160,8 +144,7 @@ impl Db {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
-        conn.run_pending_migrations(migrations)
-            .map_err(|e| DbError::Migrate(e.to_string()))?;
+        conn.run_pending_migrations(migrations).map_err(|e| DbError::Migrate(e.to_string()))?;
         Ok(())
     }
 

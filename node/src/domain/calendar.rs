@@ -27,17 +27,8 @@ mod tests {
     #[test]
     fn skips_weekends() {
         let fri = NaiveDate::from_ymd_opt(2026, 11, 27).expect("date");
-        assert_eq!(
-            add_working_days(fri, 1),
-            NaiveDate::from_ymd_opt(2026, 11, 30).expect("date")
-        );
-        assert_eq!(
-            add_working_days(fri, 5),
-            NaiveDate::from_ymd_opt(2026, 12, 4).expect("date")
-        );
-        assert_eq!(
-            add_working_days(fri, 30),
-            NaiveDate::from_ymd_opt(2027, 1, 8).expect("date")
-        );
+        assert_eq!(add_working_days(fri, 1), NaiveDate::from_ymd_opt(2026, 11, 30).expect("date"));
+        assert_eq!(add_working_days(fri, 5), NaiveDate::from_ymd_opt(2026, 12, 4).expect("date"));
+        assert_eq!(add_working_days(fri, 30), NaiveDate::from_ymd_opt(2027, 1, 8).expect("date"));
     }
 }

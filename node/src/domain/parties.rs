@@ -35,10 +35,7 @@ fn bad(code: ErrorCode, message: String) -> PartyError {
 /// Check every applicant; the first problem found is reported with its position.
 pub fn check_parties(inputs: &[ApplicantInput]) -> Result<Vec<Party>, PartyError> {
     if inputs.is_empty() {
-        return Err(bad(
-            ErrorCode::MissingApplicant,
-            ErrorCode::MissingApplicant.message_zh().into(),
-        ));
+        return Err(bad(ErrorCode::MissingApplicant, ErrorCode::MissingApplicant.message_zh().into()));
     }
     if inputs.len() > 50 {
         return Err(bad(ErrorCode::InvalidField, "申请人不能超过50名".into()));
@@ -50,10 +47,7 @@ pub fn check_parties(inputs: &[ApplicantInput]) -> Result<Vec<Party>, PartyError
             let n = i + 1;
             let name = a.name.trim();
             if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-                return Err(bad(
-                    ErrorCode::InvalidField,
-                    format!("第{n}名申请人的姓名（名称）为空、过长或含控制字符"),
-                ));
+                return Err(bad(ErrorCode::InvalidField, format!("第{n}名申请人的姓名（名称）为空、过长或含控制字符")));
             }
             let id_number = check_id_document(a.id_type, &a.id_number).map_err(|e| {
                 let code = match a.id_type {
@@ -67,14 +61,9 @@ pub fn check_parties(inputs: &[ApplicantInput]) -> Result<Vec<Party>, PartyError
                 None => None,
                 Some(p) => {
                     let p = p.trim();
-                    let ok = p.len() == 11
-                        && p.starts_with('1')
-                        && p.chars().all(|c| c.is_ascii_digit());
+                    let ok = p.len() == 11 && p.starts_with('1') && p.chars().all(|c| c.is_ascii_digit());
                     if !ok {
-                        return Err(bad(
-                            ErrorCode::InvalidField,
-                            format!("第{n}名申请人的手机号码应为11位数字"),
-                        ));
+                        return Err(bad(ErrorCode::InvalidField, format!("第{n}名申请人的手机号码应为11位数字")));
                     }
                     Some(p.to_owned())
                 }
@@ -91,14 +80,7 @@ pub fn check_parties(inputs: &[ApplicantInput]) -> Result<Vec<Party>, PartyError
                     }
                 },
             };
-            Ok(Party {
-                name: name.to_owned(),
-                id_type: a.id_type,
-                id_number,
-                phone,
-                role: a.role,
-                share,
-            })
+            Ok(Party { name: name.to_owned(), id_type: a.id_type, id_number, phone, role: a.role, share })
         })
         .collect()
 }
@@ -127,10 +109,7 @@ pub fn applicant_proofs(parties: &[Party]) -> Vec<String> {
         .filter(|p| p.role != PartyRole::Agent)
         .filter_map(|p| {
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-            hasher
-                .hash_password(format!("{}|{}", p.name, p.id_number).as_bytes(), &salt)
-                .ok()
-                .map(|h| h.to_string())
+            hasher.hash_password(format!("{}|{}", p.name, p.id_number).as_bytes(), &salt).ok().map(|h| h.to_string())
         })
         .collect()
 }
@@ -140,9 +119,7 @@ pub fn matches_proof(proofs: &[String], name: &str, id_number: &str) -> bool {
     let candidate = format!("{}|{}", name.trim(), normalise_query_id(id_number));
     let hasher = proof_hasher();
     proofs.iter().any(|p| {
-        PasswordHash::new(p)
-            .map(|h| hasher.verify_password(candidate.as_bytes(), &h).is_ok())
-            .unwrap_or(false)
+        PasswordHash::new(p).map(|h| hasher.verify_password(candidate.as_bytes(), &h).is_ok()).unwrap_or(false)
     })
 }
 
@@ -164,23 +141,17 @@ mod tests {
     #[test]
     fn each_document_by_its_rule() {
         assert!(check_parties(&[input("张三", IdType::IdCard, "110101199003074477")]).is_ok());
-        let e = check_parties(&[input("张三", IdType::IdCard, "110101199003074478")])
-            .expect_err("check digit");
+        let e = check_parties(&[input("张三", IdType::IdCard, "110101199003074478")]).expect_err("check digit");
         assert_eq!(e.code, ErrorCode::InvalidIdNumber);
-        let e = check_parties(&[input("某公司", IdType::CreditCode, "91350100M000100Y44")])
-            .expect_err("check");
+        let e = check_parties(&[input("某公司", IdType::CreditCode, "91350100M000100Y44")]).expect_err("check");
         assert_eq!(e.code, ErrorCode::InvalidCreditCode);
         assert!(check_parties(&[input("John Smith", IdType::Passport, "E12345678")]).is_ok());
-        assert_eq!(
-            check_parties(&[]).expect_err("empty").code,
-            ErrorCode::MissingApplicant
-        );
+        assert_eq!(check_parties(&[]).expect_err("empty").code, ErrorCode::MissingApplicant);
     }
 
     #[test]
     fn proofs_match_only_the_applicant() {
-        let parties =
-            check_parties(&[input("张三", IdType::IdCard, "110101199003074477")]).expect("ok");
+        let parties = check_parties(&[input("张三", IdType::IdCard, "110101199003074477")]).expect("ok");
         let proofs = applicant_proofs(&parties);
         assert!(matches_proof(&proofs, "张三", "110101199003074477"));
         assert!(matches_proof(&proofs, " 张三 ", "110101199003074477"));

@@ -14,11 +14,7 @@ impl WorkflowError {
     pub fn message_zh(&self) -> String {
         match self {
             Self::NotAllowed { from, action } => {
-                format!(
-                    "当前环节为「{}」，不能执行「{}」",
-                    from.label_zh(),
-                    action_label(*action)
-                )
+                format!("当前环节为「{}」，不能执行「{}」", from.label_zh(), action_label(*action))
             }
             Self::MissingDetail(m) => (*m).to_owned(),
         }
@@ -42,12 +38,7 @@ pub fn action_label(action: Action) -> &'static str {
 
 /// The stage an action leads to, or why it may not be taken. Reasons and missing-material
 /// lists are required where the law asks for a written explanation.
-pub fn transition(
-    from: Stage,
-    action: Action,
-    reasons: &[String],
-    missing: &[String],
-) -> Result<Stage, WorkflowError> {
+pub fn transition(from: Stage, action: Action, reasons: &[String], missing: &[String]) -> Result<Stage, WorkflowError> {
     use Action as A;
     use Stage as S;
     let to = match (from, action) {
@@ -61,21 +52,17 @@ pub fn transition(
         (S::Recorded, A::Certify) => S::Certified,
         (S::Certified, A::Issue) => S::Issued,
         // 条例 Art. 15: withdrawal only before 登簿.
-        (S::Submitted | S::CorrectionRequested | S::Accepted | S::Reviewed, A::Withdraw) => {
-            S::Withdrawn
-        }
+        (S::Submitted | S::CorrectionRequested | S::Accepted | S::Reviewed, A::Withdraw) => S::Withdrawn,
         _ => return Err(WorkflowError::NotAllowed { from, action }),
     };
     match action {
-        A::Reject if reasons.is_empty() && missing.is_empty() => Err(WorkflowError::MissingDetail(
-            "不予受理须书面说明理由；材料不全的，须一次性告知需要补正的全部内容",
-        )),
-        A::RequestCorrection if missing.is_empty() => Err(WorkflowError::MissingDetail(
-            "补正告知须一次性列明需要补正的全部材料",
-        )),
-        A::Refuse if reasons.is_empty() => {
-            Err(WorkflowError::MissingDetail("不予登记须书面说明理由"))
+        A::Reject if reasons.is_empty() && missing.is_empty() => {
+            Err(WorkflowError::MissingDetail("不予受理须书面说明理由；材料不全的，须一次性告知需要补正的全部内容"))
         }
+        A::RequestCorrection if missing.is_empty() => {
+            Err(WorkflowError::MissingDetail("补正告知须一次性列明需要补正的全部材料"))
+        }
+        A::Refuse if reasons.is_empty() => Err(WorkflowError::MissingDetail("不予登记须书面说明理由")),
         _ => Ok(to),
     }
 }
@@ -87,13 +74,7 @@ mod tests {
     #[test]
     fn the_happy_path() {
         let mut s = Stage::Submitted;
-        for a in [
-            Action::Accept,
-            Action::Review,
-            Action::Record,
-            Action::Certify,
-            Action::Issue,
-        ] {
+        for a in [Action::Accept, Action::Review, Action::Record, Action::Certify, Action::Issue] {
             s = transition(s, a, &[], &[]).expect("allowed");
         }
         assert_eq!(s, Stage::Issued);
@@ -110,17 +91,9 @@ mod tests {
             Err(WorkflowError::MissingDetail(_))
         ));
         assert_eq!(
-            transition(
-                Stage::Submitted,
-                Action::RequestCorrection,
-                &[],
-                &["身份证明".into()]
-            ),
+            transition(Stage::Submitted, Action::RequestCorrection, &[], &["身份证明".into()]),
             Ok(Stage::CorrectionRequested)
         );
-        assert_eq!(
-            transition(Stage::CorrectionRequested, Action::Resubmit, &[], &[]),
-            Ok(Stage::Submitted)
-        );
+        assert_eq!(transition(Stage::CorrectionRequested, Action::Resubmit, &[], &[]), Ok(Stage::Submitted));
     }
 }

@@ -25,26 +25,16 @@ pub async fn submit_application(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if is_form {
-        return Err(ApiError::with_message(
-            ErrorCode::InvalidRequest,
-            "请以 JSON 提交申请",
-        ));
+        return Err(ApiError::with_message(ErrorCode::InvalidRequest, "请以 JSON 提交申请"));
     }
     let request: SubmitApplication = parse_json(&body)?;
     let me = state.me.clone();
     let (answer, status) = place_application(&state, request, me, None, &request_id(&req)).await?;
-    let wants_html = req
-        .headers()
-        .get("accept")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
+    let wants_html = req.headers().get("accept").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
     if let (ApplicationAnswer::Navigate(nav), true) = (&answer, wants_html) {
-        return Ok(HttpResponse::SeeOther()
-            .insert_header(("location", nav.navigate_to.clone()))
-            .json(&answer));
+        return Ok(HttpResponse::SeeOther().insert_header(("location", nav.navigate_to.clone())).json(&answer));
     }
-    let code =
-        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
+    let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
     Ok(HttpResponse::build(code).json(answer))
 }
 
@@ -84,9 +74,7 @@ pub async fn act_on_application(
     let state2 = state.clone();
     let office: DivisionCode = staff.office.clone();
     let view = blocking(move || {
-        let settings = state2
-            .office(&office)
-            .ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
+        let settings = state2.office(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
         let ctx = OfficeCtx {
             me: &state2.me,
             parent: state2.parent_id(),
@@ -95,31 +83,20 @@ pub async fn act_on_application(
             office: settings,
         };
         let row = state2.db.write(|conn| {
-            store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now())
-                .map_err(ApiError::from)
+            store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now()).map_err(ApiError::from)
         })?;
         Ok(store::applications::view(&row, &state2.sealer)?)
     })
     .await?;
     state.wake_parent();
-    tracing::info!(
-        state = view.state.as_str(),
-        staff_id = staff.staff_id,
-        "staff action"
-    );
+    tracing::info!(state = view.state.as_str(), staff_id = staff.staff_id, "staff action");
     Ok(HttpResponse::Ok().json(view))
 }
 
-pub async fn get_ticket(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_ticket(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let ticket = path.into_inner();
     if ulid::Ulid::from_string(&ticket).is_err() {
-        return Err(ApiError::with_message(
-            ErrorCode::InvalidField,
-            "受理凭证号格式错误",
-        ));
+        return Err(ApiError::with_message(ErrorCode::InvalidField, "受理凭证号格式错误"));
     }
     let db = state.db.clone();
     let t = ticket.clone();
@@ -130,8 +107,7 @@ pub async fn get_ticket(
     .await?
     .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
     let (division, delivered, raw) = row;
-    let answer: Option<ApplicationAnswer> =
-        raw.as_deref().and_then(|a| serde_json::from_str(a).ok());
+    let answer: Option<ApplicationAnswer> = raw.as_deref().and_then(|a| serde_json::from_str(a).ok());
     let refused = raw
         .as_deref()
         .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())

@@ -17,9 +17,8 @@ async fn load(state: &web::Data<AppState>, id: String) -> Result<CertificateRow,
     let db = state.db.clone();
     blocking(move || {
         let mut conn = db.conn()?;
-        store::certificates::get(&mut conn, id.as_str())?.ok_or_else(|| {
-            ApiError::with_message(ErrorCode::NotFound, "本节点没有该电子证照的记录")
-        })
+        store::certificates::get(&mut conn, id.as_str())?
+            .ok_or_else(|| ApiError::with_message(ErrorCode::NotFound, "本节点没有该电子证照的记录"))
     })
     .await
 }
@@ -30,8 +29,7 @@ pub fn check(state: &AppState, row: &CertificateRow) -> (bool, String) {
     let Some((_, division, key)) = state.find_key(&row.key_id) else {
         return (false, "签发机构的公钥未知，无法验证签名".into());
     };
-    let issuer_ok =
-        DivisionCode::parse(&row.division).is_ok_and(|issuer| division.contains(&issuer));
+    let issuer_ok = DivisionCode::parse(&row.division).is_ok_and(|issuer| division.contains(&issuer));
     if !issuer_ok {
         return (false, "签名密钥不属于签发机构".into());
     }
@@ -47,10 +45,7 @@ pub fn check(state: &AppState, row: &CertificateRow) -> (bool, String) {
     }
 }
 
-pub async fn verify_certificate(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn verify_certificate(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = load(&state, path.into_inner()).await?;
     let state2 = state.clone();
     let row2 = row.clone();
@@ -81,39 +76,22 @@ pub async fn verify_certificate(
     }))
 }
 
-pub async fn signed_data(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn signed_data(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = load(&state, path.into_inner()).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json; charset=utf-8")
-        .body(row.content))
+    Ok(HttpResponse::Ok().content_type("application/json; charset=utf-8").body(row.content))
 }
 
-pub async fn signature(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn signature(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = load(&state, path.into_inner()).await?;
     let der = unb64(&row.signature).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/octet-stream")
-        .body(der))
+    Ok(HttpResponse::Ok().content_type("application/octet-stream").body(der))
 }
 
-pub async fn issuer_key(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn issuer_key(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = load(&state, path.into_inner()).await?;
     let (_, _, key) = state
         .find_key(&row.key_id)
         .ok_or_else(|| ApiError::with_message(ErrorCode::UnknownKey, "签发机构的公钥未知"))?;
-    let pem = key
-        .to_spki_pem()
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/x-pem-file")
-        .body(pem))
+    let pem = key.to_spki_pem().map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().content_type("application/x-pem-file").body(pem))
 }

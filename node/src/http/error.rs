@@ -17,20 +17,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self {
-            code,
-            message: code.message_zh().to_owned(),
-            cause: None,
-            status: None,
-        }
+        Self { code, message: code.message_zh().to_owned(), cause: None, status: None }
     }
     pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            cause: None,
-            status: None,
-        }
+        Self { code, message: message.into(), cause: None, status: None }
     }
     pub fn internal(cause: impl Into<String>) -> Self {
         Self {
@@ -136,15 +126,8 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
         };
         let detail = inner.to_string();
         // Our identifier checks speak Chinese; serde's own messages are English, so name the field.
-        let message = if detail
-            .chars()
-            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
-        {
-            detail
-                .split(" at line")
-                .next()
-                .unwrap_or(&detail)
-                .to_owned()
+        let message = if detail.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+            detail.split(" at line").next().unwrap_or(&detail).to_owned()
         } else if path.is_empty() || path == "." {
             format!("{}：{}", code.message_zh(), detail)
         } else {

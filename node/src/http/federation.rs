@@ -7,8 +7,7 @@ use federation::inbox::{check_envelope, open_batches};
 use federation::peers::Relation;
 use federation::wire::{BodySignature, sign_body};
 use schemas::envelope::{
-    ApplicationReceipt, DeliveryReceipt, EnvelopeBody, HEADER_KEY_ID, HEADER_NODE,
-    HEADER_SIGNATURE, WIRE_VERSION,
+    ApplicationReceipt, DeliveryReceipt, EnvelopeBody, HEADER_KEY_ID, HEADER_NODE, HEADER_SIGNATURE, WIRE_VERSION,
 };
 use schemas::error::ErrorCode;
 
@@ -18,19 +17,24 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::inbox::InboxError;
 
+/// Under mutual TLS, the connection's client certificate must name the node that signs.
+fn check_transport_identity(req: &HttpRequest, state: &AppState, sig: &BodySignature) -> Result<(), ApiError> {
+    if !state.mutual_tls {
+        return Ok(());
+    }
+    let cert = req.conn_data::<crate::tls::PeerCertificate>().ok_or_else(|| {
+        ApiError::with_message(ErrorCode::ClientCertificate, "节点间通信须出示联盟 CA 签发的客户端证书（双向 TLS）")
+    })?;
+    if !crate::tls::certificate_names(&cert.0, &sig.node) {
+        return Err(ApiError::with_message(ErrorCode::ClientCertificate, "客户端证书与发送节点标识不一致"));
+    }
+    Ok(())
+}
+
 fn signature_of(req: &HttpRequest) -> Result<BodySignature, ApiError> {
-    let get = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let get = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     match (get(HEADER_NODE), get(HEADER_KEY_ID), get(HEADER_SIGNATURE)) {
-        (Some(node), Some(key_id), Some(signature)) => Ok(BodySignature {
-            node,
-            key_id,
-            signature,
-        }),
+        (Some(node), Some(key_id), Some(signature)) => Ok(BodySignature { node, key_id, signature }),
         _ => Err(ApiError::with_message(
             ErrorCode::BadSignature,
             "报文未签名（缺少 x-bdc-node / x-bdc-key-id / x-bdc-signature）",
@@ -57,6 +61,7 @@ pub async fn post_envelope(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let sig = signature_of(&req)?;
+    check_transport_identity(&req, &state, &sig)?;
     let state2 = state.clone();
     let receipt = blocking(move || {
         let skew = chrono::Duration::seconds(state2.settings.federation.max_skew_secs);
@@ -105,36 +110,21 @@ pub async fn post_application(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let sig = signature_of(&req)?;
+    check_transport_identity(&req, &state, &sig)?;
     let skew = chrono::Duration::seconds(state.settings.federation.max_skew_secs);
     let checked = check_envelope(&state.directory, &state.me, &sig, &body, Utc::now(), skew)?;
     if checked.sender.relation != Relation::Parent {
-        return Err(ApiError::with_message(
-            ErrorCode::UnknownSender,
-            "只接受上级节点转来的申请",
-        ));
+        return Err(ApiError::with_message(ErrorCode::UnknownSender, "只接受上级节点转来的申请"));
     }
     let envelope = checked.envelope;
     let EnvelopeBody::Application(forwarded) = envelope.body else {
-        return Err(ApiError::with_message(
-            ErrorCode::MalformedEnvelope,
-            "应为申请报文",
-        ));
+        return Err(ApiError::with_message(ErrorCode::MalformedEnvelope, "应为申请报文"));
     };
-    let (answer, _) = place_application(
-        &state,
-        forwarded.application,
-        forwarded.entry_node,
-        forwarded.ticket,
-        &envelope.request_id,
-    )
-    .await?;
+    let (answer, _) =
+        place_application(&state, forwarded.application, forwarded.entry_node, forwarded.ticket, &envelope.request_id)
+            .await?;
     signed(
         &state,
-        &ApplicationReceipt {
-            v: WIRE_VERSION,
-            envelope_id: envelope.id,
-            receiver: state.me.clone(),
-            answer,
-        },
+        &ApplicationReceipt { v: WIRE_VERSION, envelope_id: envelope.id, receiver: state.me.clone(), answer },
     )
 }

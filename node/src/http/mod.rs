@@ -26,48 +26,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .route("/node", web::get().to(node::node_info))
-                .route(
-                    "/applications",
-                    web::post().to(applications::submit_application),
-                )
-                .route(
-                    "/applications/{business_no}",
-                    web::get().to(applications::get_application),
-                )
-                .route(
-                    "/applications/{business_no}/actions",
-                    web::post().to(applications::act_on_application),
-                )
+                .route("/applications", web::post().to(applications::submit_application))
+                .route("/applications/{business_no}", web::get().to(applications::get_application))
+                .route("/applications/{business_no}/actions", web::post().to(applications::act_on_application))
                 .route("/tickets/{ticket}", web::get().to(applications::get_ticket))
                 .route("/staff/login", web::post().to(staff::login))
-                .route(
-                    "/progress/{business_no}",
-                    web::get().to(progress::get_progress),
-                )
-                .route(
-                    "/certificates/{id}/verify",
-                    web::get().to(certificates::verify_certificate),
-                )
-                .route(
-                    "/certificates/{id}/signed-data",
-                    web::get().to(certificates::signed_data),
-                )
-                .route(
-                    "/certificates/{id}/signature.der",
-                    web::get().to(certificates::signature),
-                )
-                .route(
-                    "/certificates/{id}/issuer-key.pem",
-                    web::get().to(certificates::issuer_key),
-                ),
+                .route("/progress/{business_no}", web::get().to(progress::get_progress))
+                .route("/certificates/{id}/verify", web::get().to(certificates::verify_certificate))
+                .route("/certificates/{id}/signed-data", web::get().to(certificates::signed_data))
+                .route("/certificates/{id}/signature.der", web::get().to(certificates::signature))
+                .route("/certificates/{id}/issuer-key.pem", web::get().to(certificates::issuer_key)),
         )
         .service(
             web::scope("/federation/v1")
                 .route("/envelopes", web::post().to(federation::post_envelope))
-                .route(
-                    "/applications",
-                    web::post().to(federation::post_application),
-                ),
+                .route("/applications", web::post().to(federation::post_application)),
         )
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::new(schemas::error::ErrorCode::NotFound))
@@ -79,10 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct RequestId(pub String);
 
 fn acceptable_request_id(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 64
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// A span per request carrying its id; the id is echoed in the answer. Paths and methods are
@@ -104,20 +74,11 @@ pub async fn request_context(
     async move {
         let mut res = next.call(req).await?;
         if let Ok(v) = HeaderValue::from_str(&id) {
-            res.headers_mut().insert(
-                HeaderName::from_static(schemas::envelope::HEADER_REQUEST_ID),
-                v,
-            );
+            res.headers_mut().insert(HeaderName::from_static(schemas::envelope::HEADER_REQUEST_ID), v);
         }
-        res.headers_mut().insert(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        );
-        tracing::info!(
-            status = res.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "served"
-        );
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+        tracing::info!(status = res.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "served");
         Ok(res)
     }
     .instrument(span)
@@ -125,10 +86,7 @@ pub async fn request_context(
 }
 
 pub fn request_id(req: &actix_web::HttpRequest) -> String {
-    req.extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_else(|| ulid::Ulid::new().to_string())
+    req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(|| ulid::Ulid::new().to_string())
 }
 
 /// Run blocking work (database, signatures) off the async threads.
@@ -137,7 +95,5 @@ where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    web::block(f)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+    web::block(f).await.map_err(|e| ApiError::internal(e.to_string()))?
 }

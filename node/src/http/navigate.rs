@@ -20,10 +20,7 @@ pub struct NavigateQuery {
     pub token: Option<String>,
 }
 
-pub async fn navigate(
-    state: web::Data<AppState>,
-    query: web::Query<NavigateQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn navigate(state: web::Data<AppState>, query: web::Query<NavigateQuery>) -> Result<HttpResponse, ApiError> {
     let token_text = query
         .into_inner()
         .token
@@ -34,18 +31,11 @@ pub async fn navigate(
         .directory
         .get(&claims.iss)
         .filter(|p| p.relation == Relation::Parent)
-        .ok_or_else(|| {
-            ApiError::with_message(ErrorCode::TokenInvalid, "导航令牌不是上级节点签发的")
-        })?;
-    let key = issuer
-        .key(&claims.key_id)
-        .ok_or_else(|| ApiError::new(ErrorCode::TokenInvalid))?;
+        .ok_or_else(|| ApiError::with_message(ErrorCode::TokenInvalid, "导航令牌不是上级节点签发的"))?;
+    let key = issuer.key(&claims.key_id).ok_or_else(|| ApiError::new(ErrorCode::TokenInvalid))?;
     let claims = token::verify(&token_text, key, &state.me, Utc::now())?;
     if state.office(&claims.office).is_none() {
-        return Err(ApiError::with_message(
-            ErrorCode::NotThisOffice,
-            "导航令牌所指登记机构不在本节点",
-        ));
+        return Err(ApiError::with_message(ErrorCode::NotThisOffice, "导航令牌所指登记机构不在本节点"));
     }
     let db = state.db.clone();
     let (jti, office) = (claims.jti.clone(), claims.office.to_string());

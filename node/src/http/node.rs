@@ -16,8 +16,7 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     })
     .await
     .map_err(|e| {
-        ApiError::with_message(schemas::error::ErrorCode::Internal, "数据库不可用")
-            .caused_by(e.to_string())
+        ApiError::with_message(schemas::error::ErrorCode::Internal, "数据库不可用").caused_by(e.to_string())
     })?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "node_id": state.me })))
 }
@@ -35,20 +34,11 @@ pub async fn node_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiEr
         node_id: state.me.clone(),
         mode: state.settings.mode,
         division: state.settings.division.clone(),
-        offices: state
-            .settings
-            .offices
-            .iter()
-            .map(|o| o.division.clone())
-            .collect(),
+        offices: state.settings.offices.iter().map(|o| o.division.clone()).collect(),
         parent: state.directory.parent().map(peer_info),
         children,
         key_id: state.key.key_id(),
-        public_key_pem: state
-            .key
-            .public_key()
-            .to_spki_pem()
-            .map_err(|e| ApiError::internal(e.to_string()))?,
+        public_key_pem: state.key.public_key().to_spki_pem().map_err(|e| ApiError::internal(e.to_string()))?,
     };
     Ok(HttpResponse::Ok().json(info))
 }

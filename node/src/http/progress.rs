@@ -31,18 +31,13 @@ pub async fn get_progress(
     let staff_ok = staff.is_some_and(|s| s.office == business_no.division());
     let query = query.into_inner();
     let credentials = match (query.name, query.id_number) {
-        (Some(n), Some(i))
-            if !n.trim().is_empty() && !i.trim().is_empty() && n.len() <= 300 && i.len() <= 64 =>
-        {
+        (Some(n), Some(i)) if !n.trim().is_empty() && !i.trim().is_empty() && n.len() <= 300 && i.len() <= 64 => {
             Some((n, i))
         }
         _ => None,
     };
     if !staff_ok && credentials.is_none() {
-        return Err(ApiError::with_message(
-            ErrorCode::InvalidField,
-            "查询进度须提供业务号、申请人姓名和证件号码",
-        ));
+        return Err(ApiError::with_message(ErrorCode::InvalidField, "查询进度须提供业务号、申请人姓名和证件号码"));
     }
     let db = state.db.clone();
     let me = state.me.clone();
@@ -53,17 +48,8 @@ pub async fn get_progress(
             let certs = store::certificates::ids_for_business(&mut conn, business_no.as_str())?;
             (events, certs)
         };
-        let not_found = || {
-            ApiError::with_message(
-                ErrorCode::NotFound,
-                "未找到与业务号、姓名和证件号码相符的办件",
-            )
-        };
-        let mut progress: Vec<(
-            u64,
-            chrono::DateTime<chrono::Utc>,
-            schemas::envelope::ProgressEvent,
-        )> = events
+        let not_found = || ApiError::with_message(ErrorCode::NotFound, "未找到与业务号、姓名和证件号码相符的办件");
+        let mut progress: Vec<(u64, chrono::DateTime<chrono::Utc>, schemas::envelope::ProgressEvent)> = events
             .into_iter()
             .filter_map(|e| match e.body {
                 EventBody::Progress(p) => Some((e.seq, e.occurred_at, p)),
@@ -75,10 +61,7 @@ pub async fn get_progress(
             return Err(not_found());
         }
         if !staff_ok {
-            let proofs: Vec<String> = progress
-                .iter()
-                .flat_map(|(_, _, p)| p.applicant_proofs.clone())
-                .collect();
+            let proofs: Vec<String> = progress.iter().flat_map(|(_, _, p)| p.applicant_proofs.clone()).collect();
             let (name, id) = credentials.as_ref().ok_or_else(not_found)?;
             if !matches_proof(&proofs, name, id) {
                 return Err(not_found());
@@ -93,17 +76,9 @@ pub async fn get_progress(
             due_date: progress.iter().rev().find_map(|(_, _, p)| p.due_date),
             steps: progress
                 .iter()
-                .map(|(seq, at, p)| ProgressStep {
-                    seq: *seq,
-                    stage: p.stage,
-                    at: *at,
-                    notes: p.notes.clone(),
-                })
+                .map(|(seq, at, p)| ProgressStep { seq: *seq, stage: p.stage, at: *at, notes: p.notes.clone() })
                 .collect(),
-            certificate_ids: certificate_ids
-                .iter()
-                .filter_map(|c| CertificateId::parse(c).ok())
-                .collect(),
+            certificate_ids: certificate_ids.iter().filter_map(|c| CertificateId::parse(c).ok()).collect(),
             answered_by: me,
         })
     })

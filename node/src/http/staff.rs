@@ -31,15 +31,10 @@ pub async fn login(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpR
         let Some((id, division)) = found else {
             return Err(ApiError::new(ErrorCode::BadCredentials));
         };
-        let (token, expires_at) = db.write(|conn| {
-            store::staff::open_session(conn, id, &division).map_err(ApiError::from)
-        })?;
+        let (token, expires_at) =
+            db.write(|conn| store::staff::open_session(conn, id, &division).map_err(ApiError::from))?;
         let office = DivisionCode::parse(&division)?;
-        Ok(LoginAnswer {
-            token,
-            expires_at,
-            office,
-        })
+        Ok(LoginAnswer { token, expires_at, office })
     })
     .await?;
     tracing::info!(office = %answer.office, "staff signed in");
@@ -47,10 +42,7 @@ pub async fn login(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpR
 }
 
 /// The session named by `Authorization: Bearer …`, if any and live.
-pub async fn optional_staff(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-) -> Result<Option<StaffSession>, ApiError> {
+pub async fn optional_staff(req: &HttpRequest, state: &web::Data<AppState>) -> Result<Option<StaffSession>, ApiError> {
     let Some(value) = req.headers().get("authorization") else {
         return Ok(None);
     };
@@ -69,17 +61,9 @@ pub async fn optional_staff(
     })
     .await?;
     let (staff_id, division) = found.ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
-    Ok(Some(StaffSession {
-        staff_id,
-        office: DivisionCode::parse(&division)?,
-    }))
+    Ok(Some(StaffSession { staff_id, office: DivisionCode::parse(&division)? }))
 }
 
-pub async fn require_staff(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-) -> Result<StaffSession, ApiError> {
-    optional_staff(req, state)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))
+pub async fn require_staff(req: &HttpRequest, state: &web::Data<AppState>) -> Result<StaffSession, ApiError> {
+    optional_staff(req, state).await?.ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))
 }

@@ -59,10 +59,7 @@ impl From<diesel::result::Error> for AppError {
 }
 
 fn refused(code: ErrorCode, message: impl Into<String>) -> AppError {
-    AppError::Refused {
-        code,
-        message: message.into(),
-    }
+    AppError::Refused { code, message: message.into() }
 }
 
 /// The office and node context of a change.
@@ -76,10 +73,7 @@ pub struct OfficeCtx<'a> {
 
 impl OfficeCtx<'_> {
     fn emitter(&self) -> Emitter<'_> {
-        Emitter {
-            me: self.me,
-            parent: self.parent,
-        }
+        Emitter { me: self.me, parent: self.parent }
     }
 }
 
@@ -90,12 +84,9 @@ fn progress(
     proofs: Vec<String>,
 ) -> Result<EventBody, AppError> {
     Ok(EventBody::Progress(ProgressEvent {
-        business_no: BusinessNo::parse(&row.business_no)
-            .map_err(|e| AppError::Internal(e.to_string()))?,
-        unit_code: UnitCode::parse(&row.unit_code)
-            .map_err(|e| AppError::Internal(e.to_string()))?,
-        kind: RegistrationKind::parse(&row.kind)
-            .ok_or_else(|| AppError::Internal("kind".into()))?,
+        business_no: BusinessNo::parse(&row.business_no).map_err(|e| AppError::Internal(e.to_string()))?,
+        unit_code: UnitCode::parse(&row.unit_code).map_err(|e| AppError::Internal(e.to_string()))?,
+        kind: RegistrationKind::parse(&row.kind).ok_or_else(|| AppError::Internal("kind".into()))?,
         stage,
         due_date: row.due_date,
         notes,
@@ -122,11 +113,9 @@ pub fn get(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Option<Ap
 
 pub fn receipt(row: &ApplicationRow, me: &NodeId) -> Result<OfficeReceipt, AppError> {
     Ok(OfficeReceipt {
-        business_no: BusinessNo::parse(&row.business_no)
-            .map_err(|e| AppError::Internal(e.to_string()))?,
+        business_no: BusinessNo::parse(&row.business_no).map_err(|e| AppError::Internal(e.to_string()))?,
         state: Stage::parse(&row.state).ok_or_else(|| AppError::Internal("state".into()))?,
-        office: DivisionCode::parse(&row.division)
-            .map_err(|e| AppError::Internal(e.to_string()))?,
+        office: DivisionCode::parse(&row.division).map_err(|e| AppError::Internal(e.to_string()))?,
         office_node: me.clone(),
         received_at: row.created_at.and_utc(),
     })
@@ -149,17 +138,10 @@ pub fn submit(
     }
     let office = &ctx.office.division;
     let today = at.date_naive();
-    let seq = counters::next(
-        conn,
-        office.as_str(),
-        &format!("business_no:{}", today.format("%Y%m%d")),
-    )?;
-    let business_no = BusinessNo::new(office, today, seq as u64)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let seq = counters::next(conn, office.as_str(), &format!("business_no:{}", today.format("%Y%m%d")))?;
+    let business_no = BusinessNo::new(office, today, seq as u64).map_err(|e| AppError::Internal(e.to_string()))?;
     let proofs = applicant_proofs(&parties);
-    let sealed = ctx
-        .sealer
-        .seal(&Personal::new(parties), business_no.as_str());
+    let sealed = ctx.sealer.seal(&Personal::new(parties), business_no.as_str());
     let location = request.location.clone().unwrap_or_default();
     let now = at.naive_utc();
     let row: ApplicationRow = diesel::insert_into(applications::table)
@@ -202,10 +184,7 @@ pub fn act(
             .map(|s| {
                 let s = s.trim();
                 if s.is_empty() || s.chars().count() > 500 || s.chars().any(char::is_control) {
-                    Err(refused(
-                        ErrorCode::InvalidField,
-                        "理由和补正材料每项应为1至500字且不含控制字符",
-                    ))
+                    Err(refused(ErrorCode::InvalidField, "理由和补正材料每项应为1至500字且不含控制字符"))
                 } else {
                     Ok(s.to_owned())
                 }
@@ -217,30 +196,17 @@ pub fn act(
     let to = transition(from, request.action, &reasons, &missing)
         .map_err(|e| refused(ErrorCode::InvalidTransition, e.message_zh()))?;
     let due_date = if request.action == Action::Accept {
-        Some(add_working_days(
-            at.date_naive(),
-            ctx.office.time_limit_days,
-        ))
+        Some(add_working_days(at.date_naive(), ctx.office.time_limit_days))
     } else {
         row.due_date
     };
     let mut certificate_id = row.certificate_id.clone();
     let mut cert_record = None;
     if request.action == Action::Issue {
-        let parties: Personal<Vec<Party>> = ctx
-            .sealer
-            .open(&row.parties, &row.business_no)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let holders: Vec<&Party> = parties
-            .expose()
-            .iter()
-            .filter(|p| p.role == PartyRole::RightHolder)
-            .collect();
-        let holders: Vec<&Party> = if holders.is_empty() {
-            parties.expose().iter().collect()
-        } else {
-            holders
-        };
+        let parties: Personal<Vec<Party>> =
+            ctx.sealer.open(&row.parties, &row.business_no).map_err(|e| AppError::Internal(e.to_string()))?;
+        let holders: Vec<&Party> = parties.expose().iter().filter(|p| p.role == PartyRole::RightHolder).collect();
+        let holders: Vec<&Party> = if holders.is_empty() { parties.expose().iter().collect() } else { holders };
         let co_ownership = match holders.len() {
             1 => "单独所有".to_owned(),
             _ if holders.iter().all(|p| p.share.is_some()) => "按份共有".to_owned(),
@@ -253,12 +219,9 @@ pub fn act(
                 office_name: &ctx.office.name,
                 issuer_node: ctx.me,
                 key: ctx.key,
-                business_no: &BusinessNo::parse(&row.business_no)
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
-                unit_code: &UnitCode::parse(&row.unit_code)
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
-                kind: RegistrationKind::parse(&row.kind)
-                    .ok_or_else(|| AppError::Internal("kind".into()))?,
+                business_no: &BusinessNo::parse(&row.business_no).map_err(|e| AppError::Internal(e.to_string()))?,
+                unit_code: &UnitCode::parse(&row.unit_code).map_err(|e| AppError::Internal(e.to_string()))?,
+                kind: RegistrationKind::parse(&row.kind).ok_or_else(|| AppError::Internal("kind".into()))?,
                 holders: holders.iter().map(|p| p.name.clone()).collect(),
                 co_ownership,
                 location: row.location.clone(),
@@ -270,9 +233,7 @@ pub fn act(
         cert_record = Some(record);
     }
     let updated = diesel::update(
-        applications::table
-            .filter(applications::id.eq(row.id))
-            .filter(applications::version.eq(row.version)),
+        applications::table.filter(applications::id.eq(row.id)).filter(applications::version.eq(row.version)),
     )
     .set((
         applications::state.eq(to.as_str()),
@@ -283,10 +244,7 @@ pub fn act(
     ))
     .execute(conn)?;
     if updated != 1 {
-        return Err(refused(
-            ErrorCode::Conflict,
-            "办件已被他人同时处理，请刷新后重试",
-        ));
+        return Err(refused(ErrorCode::Conflict, "办件已被他人同时处理，请刷新后重试"));
     }
     let row = get(conn, business_no)?.ok_or_else(|| AppError::Internal("row vanished".into()))?;
     let mut notes = reasons;
@@ -295,22 +253,15 @@ pub fn act(
     let office = ctx.office.division.clone();
     emit(conn, &ctx.emitter(), &office, body, at)?;
     if let Some(record) = cert_record {
-        emit(
-            conn,
-            &ctx.emitter(),
-            &office,
-            EventBody::Certificate(record),
-            at,
-        )?;
+        emit(conn, &ctx.emitter(), &office, EventBody::Certificate(record), at)?;
     }
     Ok(row)
 }
 
 /// The staff view: parties masked.
 pub fn view(row: &ApplicationRow, sealer: &Sealer) -> Result<ApplicationView, AppError> {
-    let parties: Personal<Vec<Party>> = sealer
-        .open(&row.parties, &row.business_no)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let parties: Personal<Vec<Party>> =
+        sealer.open(&row.parties, &row.business_no).map_err(|e| AppError::Internal(e.to_string()))?;
     let internal = |e: String| AppError::Internal(e);
     Ok(ApplicationView {
         business_no: BusinessNo::parse(&row.business_no).map_err(|e| internal(e.to_string()))?,
@@ -329,10 +280,7 @@ pub fn view(row: &ApplicationRow, sealer: &Sealer) -> Result<ApplicationView, Ap
             })
             .collect(),
         due_date: row.due_date,
-        certificate_id: row
-            .certificate_id
-            .as_deref()
-            .and_then(|c| CertificateId::parse(c).ok()),
+        certificate_id: row.certificate_id.as_deref().and_then(|c| CertificateId::parse(c).ok()),
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
     })

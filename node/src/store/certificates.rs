@@ -7,8 +7,8 @@ use schemas::api::{CertificateContent, CertificateStatus};
 use schemas::divisions::Divisions;
 use schemas::envelope::CertificateRecord;
 use schemas::ids::{
-    BusinessNo, CertificateId, CertificateKind, CertificateNumber, DivisionCode, NodeId,
-    PROPERTY_CERTIFICATE_TYPE, REGISTRATION_PROOF_TYPE, UnitCode,
+    BusinessNo, CertificateId, CertificateKind, CertificateNumber, DivisionCode, NodeId, PROPERTY_CERTIFICATE_TYPE,
+    REGISTRATION_PROOF_TYPE, UnitCode,
 };
 use schemas::registration::RegistrationKind;
 
@@ -69,12 +69,7 @@ pub fn insert_record(conn: &mut AnyConnection, c: &CertificateRecord) -> QueryRe
         .execute(x))
 }
 
-pub fn set_status(
-    conn: &mut AnyConnection,
-    id: &str,
-    status: CertificateStatus,
-    reason: &str,
-) -> QueryResult<usize> {
+pub fn set_status(conn: &mut AnyConnection, id: &str, status: CertificateStatus, reason: &str) -> QueryResult<usize> {
     diesel::update(certificates::table.filter(certificates::id.eq(id)))
         .set((
             certificates::status.eq(status_name(status)),
@@ -85,11 +80,7 @@ pub fn set_status(
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<CertificateRow>> {
-    certificates::table
-        .filter(certificates::id.eq(id))
-        .select(CertificateRow::as_select())
-        .first(conn)
-        .optional()
+    certificates::table.filter(certificates::id.eq(id)).select(CertificateRow::as_select()).first(conn).optional()
 }
 
 pub fn ids_for_business(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Vec<String>> {
@@ -121,19 +112,9 @@ pub fn issue(conn: &mut AnyConnection, input: IssueInput<'_>) -> Result<Certific
     let year = input.at.year();
     let property = input.kind.issues_property_certificate();
     let (kind, type_code, title, counter) = if property {
-        (
-            CertificateKind::PropertyRight,
-            PROPERTY_CERTIFICATE_TYPE,
-            "不动产权证书",
-            format!("cert_no:{year}:right"),
-        )
+        (CertificateKind::PropertyRight, PROPERTY_CERTIFICATE_TYPE, "不动产权证书", format!("cert_no:{year}:right"))
     } else {
-        (
-            CertificateKind::RegistrationProof,
-            REGISTRATION_PROOF_TYPE,
-            "不动产登记证明",
-            format!("cert_no:{year}:proof"),
-        )
+        (CertificateKind::RegistrationProof, REGISTRATION_PROOF_TYPE, "不动产登记证明", format!("cert_no:{year}:proof"))
     };
     let divisions = Divisions::builtin();
     let abbr = divisions
@@ -143,17 +124,11 @@ pub fn issue(conn: &mut AnyConnection, input: IssueInput<'_>) -> Result<Certific
         .city_name_for_certificate(input.office)
         .ok_or_else(|| format!("no place name for {}", input.office))?;
     let seq = counters::next(conn, input.office.as_str(), &counter).map_err(|e| e.to_string())?;
-    let abbr = abbr
-        .chars()
-        .next()
-        .ok_or_else(|| "empty province abbreviation".to_owned())?;
-    let number = CertificateNumber::new(abbr, year as u16, &place, kind, seq as u32)
-        .map_err(|e| e.to_string())?;
-    let serial_no = counters::next(conn, input.office.as_str(), "certificate_serial")
-        .map_err(|e| e.to_string())?;
+    let abbr = abbr.chars().next().ok_or_else(|| "empty province abbreviation".to_owned())?;
+    let number = CertificateNumber::new(abbr, year as u16, &place, kind, seq as u32).map_err(|e| e.to_string())?;
+    let serial_no = counters::next(conn, input.office.as_str(), "certificate_serial").map_err(|e| e.to_string())?;
     let serial = format!("{year}{serial_no:08}");
-    let id = CertificateId::new(type_code, input.office.as_str(), &serial, 1)
-        .map_err(|e| e.to_string())?;
+    let id = CertificateId::new(type_code, input.office.as_str(), &serial, 1).map_err(|e| e.to_string())?;
     let content = CertificateContent {
         title: title.to_owned(),
         type_code: type_code.to_owned(),

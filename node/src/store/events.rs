@@ -56,14 +56,8 @@ pub fn emit(
     at: DateTime<Utc>,
 ) -> QueryResult<Event> {
     let seq = counters::next(conn, origin.as_str(), "event_seq")?;
-    let event = Event {
-        origin: origin.clone(),
-        seq: seq as u64,
-        occurred_at: at,
-        body,
-    };
-    let text = serde_json::to_string(&event)
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    let event = Event { origin: origin.clone(), seq: seq as u64, occurred_at: at, body };
+    let text = serde_json::to_string(&event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     diesel::insert_into(events::table)
         .values((
             events::division.eq(origin.as_str()),
@@ -97,17 +91,11 @@ pub fn for_business(conn: &mut AnyConnection, business_no: &str) -> QueryResult<
         .order((events::division.asc(), events::seq.asc()))
         .select(events::body)
         .load(conn)?;
-    Ok(rows
-        .iter()
-        .filter_map(|b| serde_json::from_str(b).ok())
-        .collect())
+    Ok(rows.iter().filter_map(|b| serde_json::from_str(b).ok()).collect())
 }
 
 /// How many events of an origin this node holds, and the highest sequence.
 pub fn origin_summary(conn: &mut AnyConnection, origin: &str) -> QueryResult<(i64, Option<i64>)> {
     use diesel::dsl::{count_star, max};
-    events::table
-        .filter(events::division.eq(origin))
-        .select((count_star(), max(events::seq)))
-        .first(conn)
+    events::table.filter(events::division.eq(origin)).select((count_star(), max(events::seq))).first(conn)
 }

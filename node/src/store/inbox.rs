@@ -33,11 +33,7 @@ impl From<diesel::result::Error> for InboxError {
 }
 
 /// Record an envelope id; `Replayed` when it was seen before.
-pub fn remember_envelope(
-    conn: &mut AnyConnection,
-    id: &str,
-    sender: &str,
-) -> Result<(), InboxError> {
+pub fn remember_envelope(conn: &mut AnyConnection, id: &str, sender: &str) -> Result<(), InboxError> {
     let inserted = with_inner!(conn, |c| diesel::insert_into(seen_envelopes::table)
         .values((
             seen_envelopes::id.eq(id),
@@ -46,11 +42,7 @@ pub fn remember_envelope(
         ))
         .on_conflict_do_nothing()
         .execute(c))?;
-    if inserted == 0 {
-        Err(InboxError::Replayed)
-    } else {
-        Ok(())
-    }
+    if inserted == 0 { Err(InboxError::Replayed) } else { Ok(()) }
 }
 
 pub fn store_batches(
@@ -62,10 +54,7 @@ pub fn store_batches(
 ) -> Result<Stored, InboxError> {
     let mut stored = Stored::default();
     for key in learned {
-        let pem = key
-            .key
-            .to_spki_pem()
-            .map_err(|e| DbError::Migrate(e.to_string()))?;
+        let pem = key.key.to_spki_pem().map_err(|e| DbError::Migrate(e.to_string()))?;
         with_inner!(conn, |c| diesel::insert_into(known_keys::table)
             .values((
                 known_keys::key_id.eq(key.key.key_id()),
@@ -82,8 +71,8 @@ pub fn store_batches(
         let mut new_in_batch = 0u32;
         let mut max_seq = 0i64;
         for event in &opened.events {
-            let body = serde_json::to_string(event)
-                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+            let body =
+                serde_json::to_string(event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
             let seq = event.seq as i64;
             max_seq = max_seq.max(seq);
             let inserted = with_inner!(conn, |c| diesel::insert_into(events::table)
@@ -142,11 +131,7 @@ fn project(conn: &mut AnyConnection, body: &EventBody) -> Result<(), InboxError>
 }
 
 /// Track the highest contiguous sequence per origin, so gaps can be seen and asked for.
-fn advance_watermark(
-    conn: &mut AnyConnection,
-    origin: &str,
-    max_seq: i64,
-) -> Result<(), InboxError> {
+fn advance_watermark(conn: &mut AnyConnection, origin: &str, max_seq: i64) -> Result<(), InboxError> {
     let current: Option<(i64, i64)> = watermarks::table
         .filter(watermarks::division.eq(origin))
         .select((watermarks::contiguous, watermarks::highest))
@@ -170,10 +155,7 @@ fn advance_watermark(
     }
     if current.is_some() {
         diesel::update(watermarks::table.filter(watermarks::division.eq(origin)))
-            .set((
-                watermarks::contiguous.eq(contiguous),
-                watermarks::highest.eq(highest),
-            ))
+            .set((watermarks::contiguous.eq(contiguous), watermarks::highest.eq(highest)))
             .execute(conn)?;
     } else {
         diesel::insert_into(watermarks::table)
@@ -198,27 +180,17 @@ pub fn watermark(conn: &mut AnyConnection, origin: &str) -> QueryResult<(i64, i6
 }
 
 /// Keys learned from enrolments.
-pub fn known_key(
-    conn: &mut AnyConnection,
-    key_id: &str,
-) -> QueryResult<Option<(String, String, String)>> {
+pub fn known_key(conn: &mut AnyConnection, key_id: &str) -> QueryResult<Option<(String, String, String)>> {
     known_keys::table
         .filter(known_keys::key_id.eq(key_id))
-        .select((
-            known_keys::node_id,
-            known_keys::division,
-            known_keys::public_key_pem,
-        ))
+        .select((known_keys::node_id, known_keys::division, known_keys::public_key_pem))
         .first(conn)
         .optional()
 }
 
 /// Record a configured child's key; true when it is new (and must be enrolled upward).
 pub fn record_child_key(conn: &mut AnyConnection, key: &KnownKey) -> Result<bool, InboxError> {
-    let pem = key
-        .key
-        .to_spki_pem()
-        .map_err(|e| DbError::Migrate(e.to_string()))?;
+    let pem = key.key.to_spki_pem().map_err(|e| DbError::Migrate(e.to_string()))?;
     let n = with_inner!(conn, |c| diesel::insert_into(known_keys::table)
         .values((
             known_keys::key_id.eq(key.key.key_id()),

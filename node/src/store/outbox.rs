@@ -23,23 +23,12 @@ impl DbOutbox {
     fn parse_item(&self, id: i64, kind: &str, payload: &str) -> Result<OutboxItem, String> {
         let err = |e: serde_json::Error| format!("outbox row {id}: {e}");
         Ok(match kind {
-            "local" => OutboxItem::Local {
-                id,
-                event: serde_json::from_str(payload).map_err(err)?,
-            },
-            "forward" => OutboxItem::Forward {
-                id,
-                batch: serde_json::from_str(payload).map_err(err)?,
-            },
+            "local" => OutboxItem::Local { id, event: serde_json::from_str(payload).map_err(err)? },
+            "forward" => OutboxItem::Forward { id, batch: serde_json::from_str(payload).map_err(err)? },
             "application" => {
-                let app: Personal<ForwardedApplication> = self
-                    .sealer
-                    .open(payload, APPLICATION_CONTEXT)
-                    .map_err(|e| format!("outbox row {id}: {e}"))?;
-                OutboxItem::Application {
-                    id,
-                    application: app.expose().clone(),
-                }
+                let app: Personal<ForwardedApplication> =
+                    self.sealer.open(payload, APPLICATION_CONTEXT).map_err(|e| format!("outbox row {id}: {e}"))?;
+                OutboxItem::Application { id, application: app.expose().clone() }
             }
             other => return Err(format!("outbox row {id}: unknown kind {other}")),
         })
@@ -78,22 +67,16 @@ impl OutboxStore for DbOutbox {
             .select((outbox::id, outbox::kind, outbox::payload))
             .load(&mut conn)
             .map_err(|e| e.to_string())?;
-        rows.iter()
-            .map(|(id, kind, payload)| self.parse_item(*id, kind, payload))
-            .collect()
+        rows.iter().map(|(id, kind, payload)| self.parse_item(*id, kind, payload)).collect()
     }
 
     fn delivered(&self, peer: &NodeId, ids: &[i64]) -> Result<(), String> {
         self.db
             .write(|conn| {
-                diesel::update(
-                    outbox::table
-                        .filter(outbox::peer.eq(peer.as_str()))
-                        .filter(outbox::id.eq_any(ids)),
-                )
-                .set(outbox::delivered_at.eq(Some(super::now())))
-                .execute(conn)
-                .map_err(crate::db::DbError::from)
+                diesel::update(outbox::table.filter(outbox::peer.eq(peer.as_str())).filter(outbox::id.eq_any(ids)))
+                    .set(outbox::delivered_at.eq(Some(super::now())))
+                    .execute(conn)
+                    .map_err(crate::db::DbError::from)
             })
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -111,21 +94,14 @@ impl OutboxStore for DbOutbox {
         let text = match answer {
             Ok(a) => serde_json::to_string(a).map_err(|e| e.to_string())?,
             Err(refusal) => {
-                tracing::error!(
-                    ticket,
-                    refusal,
-                    "a queued application was refused by the office"
-                );
+                tracing::error!(ticket, refusal, "a queued application was refused by the office");
                 serde_json::json!({ "refused": refusal }).to_string()
             }
         };
         self.db
             .write(|conn| {
                 diesel::update(tickets::table.filter(tickets::ticket.eq(ticket)))
-                    .set((
-                        tickets::delivered_at.eq(Some(super::now())),
-                        tickets::answer.eq(Some(text)),
-                    ))
+                    .set((tickets::delivered_at.eq(Some(super::now())), tickets::answer.eq(Some(text))))
                     .execute(conn)
                     .map_err(crate::db::DbError::from)
             })

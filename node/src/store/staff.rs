@@ -15,10 +15,7 @@ pub const SESSION_MINUTES: i64 = 30;
 
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
 /// Create or replace an account.
@@ -38,11 +35,7 @@ pub fn upsert(
         .map_err(|e| e.to_string())?;
     match existing {
         Some(id) => diesel::update(staff::table.filter(staff::id.eq(id)))
-            .set((
-                staff::password_hash.eq(&hash),
-                staff::division.eq(division),
-                staff::display_name.eq(display_name),
-            ))
+            .set((staff::password_hash.eq(&hash), staff::division.eq(division), staff::display_name.eq(display_name)))
             .execute(conn),
         None => diesel::insert_into(staff::table)
             .values((
@@ -59,11 +52,7 @@ pub fn upsert(
 }
 
 /// The staff member's id and office when the password matches.
-pub fn check_password(
-    conn: &mut AnyConnection,
-    username: &str,
-    password: &str,
-) -> QueryResult<Option<(i64, String)>> {
+pub fn check_password(conn: &mut AnyConnection, username: &str, password: &str) -> QueryResult<Option<(i64, String)>> {
     let row: Option<(i64, String, String)> = staff::table
         .filter(staff::username.eq(username))
         .select((staff::id, staff::division, staff::password_hash))
@@ -71,9 +60,7 @@ pub fn check_password(
         .optional()?;
     Ok(row.and_then(|(id, division, hash)| {
         let parsed = PasswordHash::new(&hash).ok()?;
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .ok()?;
+        Argon2::default().verify_password(password.as_bytes(), &parsed).ok()?;
         Some((id, division))
     }))
 }

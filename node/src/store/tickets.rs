@@ -26,10 +26,7 @@ pub fn create(
 }
 
 /// (division, delivered, answer JSON)
-pub fn get(
-    conn: &mut AnyConnection,
-    ticket: &str,
-) -> QueryResult<Option<(String, bool, Option<String>)>> {
+pub fn get(conn: &mut AnyConnection, ticket: &str) -> QueryResult<Option<(String, bool, Option<String>)>> {
     let row: Option<(String, Option<chrono::NaiveDateTime>, Option<String>)> = tickets::table
         .filter(tickets::ticket.eq(ticket))
         .select((tickets::division, tickets::delivered_at, tickets::answer))
