@@ -338,6 +338,50 @@ async fn staff_actions_follow_the_law_and_stay_in_their_office() {
         fed.post(XUANWU, "/api/v1/staff/login", &json!({"username": "xuanwu-clerk", "password": "wrong"})).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("bad_credentials")));
 
+    // The auditor reads the trail of this application; duties are separated.
+    let auditor = fed.login(XUANWU, "xuanwu-auditor").await;
+    let trail: Value = fed
+        .http
+        .get(format!("{}/api/v1/audit?business_no={no}", fed.url(XUANWU)))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = trail.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions[0], "submit_application", "{trail}");
+    assert!(actions.contains(&"issue"));
+    let refused = trail.as_array().unwrap().iter().filter(|r| r["outcome"] == "refused").count();
+    assert!(refused >= 3, "refused staff actions are audited too: {trail}");
+    assert!(!trail.to_string().contains("110101199003074477") && !trail.to_string().contains("张三"));
+    let r = fed.http.get(format!("{}/api/v1/audit", fed.url(XUANWU))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let (status, _) = fed.act(XUANWU, &auditor, &no, json!({"action": "withdraw"})).await;
+    assert_eq!(status, 403);
+    let csv = fed
+        .http
+        .get(format!("{}/api/v1/audit?format=csv&business_no={no}", fed.url(XUANWU)))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("seq,at,division,actor,kind,action"));
+
+    // Brute force: five wrong passwords lock the account, even against the right one.
+    for _ in 0..5 {
+        let (status, _) =
+            fed.post(XUANWU, "/api/v1/staff/login", &json!({"username": "xuanwu-auditor", "password": "guess"})).await;
+        assert!(status == 401 || status == 403);
+    }
+    let (status, body) =
+        fed.post(XUANWU, "/api/v1/staff/login", &json!({"username": "xuanwu-auditor", "password": PASSWORD})).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("account_locked")));
+
     // Certificate numbers per office and year have no gaps.
     let (_, r2) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
     let no2 = r2["business_no"].as_str().unwrap().to_owned();

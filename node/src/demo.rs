@@ -133,13 +133,14 @@ pub async fn add_staff(
     username: &str,
     password: &str,
     name: &str,
+    role: &str,
 ) -> anyhow::Result<()> {
     let db = node.state.db.clone();
-    let (office, username, password, name) =
-        (office.to_owned(), username.to_owned(), password.to_owned(), name.to_owned());
+    let (office, username, password, name, role) =
+        (office.to_owned(), username.to_owned(), password.to_owned(), name.to_owned(), role.to_owned());
     tokio::task::spawn_blocking(move || {
         db.write(|conn| {
-            crate::store::staff::upsert(conn, &office, &username, &password, &name).map_err(anyhow::Error::msg)
+            crate::store::staff::upsert(conn, &office, &username, &password, &name, &role).map_err(anyhow::Error::msg)
         })
     })
     .await??;
@@ -166,8 +167,8 @@ pub async fn run(base_port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()
     }
     let pw_x = random_password();
     let pw_q = random_password();
-    add_staff(&nodes[2], "320102", "xuanwu-clerk", &pw_x, "玄武区登记员").await?;
-    add_staff(&nodes[3], "320104", "qinhuai-clerk", &pw_q, "秦淮区登记员").await?;
+    add_staff(&nodes[2], "320102", "xuanwu-clerk", &pw_x, "玄武区登记员", "clerk").await?;
+    add_staff(&nodes[3], "320104", "qinhuai-clerk", &pw_q, "秦淮区登记员", "clerk").await?;
     let sample = seed(&nodes, &pw_x).await;
 
     println!("bdc-node demo — a federation on 127.0.0.1 (data in {})", dir.display());

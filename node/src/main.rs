@@ -43,10 +43,36 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The audit log: verify the chain, export records.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Staff accounts of the offices this node hosts.
     Staff {
         #[command(subcommand)]
         command: StaffCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the whole chain and every signed checkpoint; name the first bad record.
+    Verify {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Write records as CSV or JSON to stdout.
+    Export {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// RFC 3339 time, e.g. 2026-11-01T00:00:00Z
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -66,6 +92,9 @@ enum StaffCommand {
         password_file: PathBuf,
         #[arg(long, default_value = "")]
         display_name: String,
+        /// clerk (registration work), auditor (audit log), sysadmin (accounts) or secadmin (security).
+        #[arg(long, default_value = "clerk")]
+        role: String,
     },
 }
 
@@ -102,7 +131,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", toml::to_string_pretty(&settings)?);
             Ok(())
         }
-        Command::Staff { command: StaffCommand::Add { config, office, username, password_file, display_name } } => {
+        Command::Staff {
+            command: StaffCommand::Add { config, office, username, password_file, display_name, role },
+        } => {
             let settings = Settings::load(config.as_deref())?;
             let office = schemas::ids::DivisionCode::parse(&office)?;
             if !settings.offices.iter().any(|o| o.division == office) {
@@ -128,10 +159,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = bdc_node::db::Db::open(&settings.database_url(), 1)?;
             let name = if display_name.is_empty() { username.clone() } else { display_name };
             db.write(|conn| {
-                bdc_node::store::staff::upsert(conn, office.as_str(), &username, password, &name)
+                bdc_node::store::staff::upsert(conn, office.as_str(), &username, password, &name, &role)
                     .map_err(anyhow::Error::msg)
             })?;
             println!("staff account {username} of office {office} is ready");
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Verify { config } } => {
+            let settings = Settings::load(config.as_deref())?;
+            let key = keys::load_signing_key(&settings.resolve(&settings.keys.signing_key_file), false)?;
+            let db = bdc_node::db::Db::open(&settings.database_url(), 1)?;
+            let mut conn = db.conn()?;
+            match bdc_node::store::audit::verify(&mut conn, &key.public_key())? {
+                Ok(r) => {
+                    println!(
+                        "audit log intact: {} records, {} signed checkpoints, {} records after the last checkpoint",
+                        r.records, r.checkpoints, r.unsigned_tail
+                    );
+                    Ok(())
+                }
+                Err(b) => anyhow::bail!("audit log broken at record {}: {}", b.seq, b.reason),
+            }
+        }
+        Command::Audit { command: AuditCommand::Export { config, format, from, to } } => {
+            let settings = Settings::load(config.as_deref())?;
+            let db = bdc_node::db::Db::open(&settings.database_url(), 1)?;
+            let mut conn = db.conn()?;
+            let filter = bdc_node::store::audit::Filter {
+                from: from.map(|t| t.naive_utc()),
+                to: to.map(|t| t.naive_utc()),
+                limit: 100_000,
+                ..Default::default()
+            };
+            let records = bdc_node::store::audit::query(&mut conn, &filter)?;
+            match format.as_str() {
+                "csv" => print!("{}", bdc_node::store::audit::to_csv(&records)),
+                "json" => println!("{}", serde_json::to_string_pretty(&records)?),
+                other => anyhow::bail!("unknown format {other}: csv or json"),
+            }
             Ok(())
         }
         Command::Keygen { out, name } => {

@@ -19,6 +19,7 @@ use crate::http::{ApiError, blocking};
 use crate::state::AppState;
 use crate::store;
 use crate::store::applications::OfficeCtx;
+use crate::store::audit;
 
 /// The office an application is for: the applicant's choice or the unit code's division, with
 /// retired codes resolved. Unknown codes are refused.
@@ -71,6 +72,7 @@ pub async fn place_application(
     match state.router.route(&target) {
         Route::Local(office_division) => {
             let state2 = state.clone();
+            let request_id = request_id.to_owned();
             let receipt = blocking(move || {
                 let office = state2
                     .office(&office_division)
@@ -83,7 +85,7 @@ pub async fn place_application(
                     office,
                 };
                 let row = state2.db.write(|conn| {
-                    store::applications::submit(
+                    let row = store::applications::submit(
                         conn,
                         &ctx,
                         &request,
@@ -91,8 +93,19 @@ pub async fn place_application(
                         &entry_node,
                         ticket.as_deref(),
                         Utc::now(),
-                    )
-                    .map_err(ApiError::from)
+                    )?;
+                    let (actor, kind) = if entry_node == state2.me {
+                        ("applicant".to_owned(), audit::Kind::Applicant)
+                    } else {
+                        (format!("node:{entry_node}"), audit::Kind::Node)
+                    };
+                    audit::append(
+                        conn,
+                        &audit::Entry::new(&row.division, &actor, kind, "submit_application", &request_id)
+                            .business(&row.business_no)
+                            .detail(format!("kind={}", row.kind)),
+                    )?;
+                    Ok::<_, ApiError>(row)
                 })?;
                 Ok(store::applications::receipt(&row, &state2.me)?)
             })
@@ -177,10 +190,22 @@ async fn forward(
             tracing::warn!(child = %child, error = %e, "child unreachable; application queued");
             let (state2, t, d) = (state.clone(), ticket.clone(), division.to_string());
             let child2 = child.clone();
+            let rid = request_id.to_owned();
             blocking(move || {
                 state2.db.write(|conn| {
                     store::tickets::create(conn, &t, &d, None)?;
                     store::outbox::queue_application(conn, &state2.sealer, &child2, &d, &forwarded)?;
+                    audit::append(
+                        conn,
+                        &audit::Entry::new(
+                            state2.settings.division.as_str(),
+                            "system",
+                            audit::Kind::Node,
+                            "queue_application",
+                            &rid,
+                        )
+                        .detail(format!("office={d} child={child2} ticket={t}")),
+                    )?;
                     Ok::<_, ApiError>(())
                 })
             })

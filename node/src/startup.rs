@@ -167,6 +167,7 @@ impl Application {
         }
         .run();
         workers.extend(spawn_workers(&state, &shutdown));
+        workers.push(tokio::spawn(audit_checkpoints(state.clone(), shutdown.subscribe())));
         Ok(Self { port, server, state, shutdown, workers })
     }
 
@@ -254,4 +255,25 @@ fn spawn_workers(state: &web::Data<AppState>, shutdown: &watch::Sender<bool>) ->
             ))
         })
         .collect()
+}
+
+/// Sign the audit chain's head every few seconds when it moved, and once more at shutdown.
+async fn audit_checkpoints(state: web::Data<AppState>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let stop = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(10)) => false,
+            _ = shutdown.changed() => true,
+        };
+        let s = state.clone();
+        let signed = tokio::task::spawn_blocking(move || {
+            s.db.write(|c| store::audit::checkpoint(c, &s.key).map_err(crate::db::DbError::from))
+        })
+        .await;
+        if !matches!(signed, Ok(Ok(_))) {
+            tracing::error!("could not sign an audit checkpoint");
+        }
+        if stop {
+            return;
+        }
+    }
 }

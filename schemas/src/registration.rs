@@ -204,6 +204,23 @@ pub enum Action {
     Withdraw,
 }
 
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Reject => "reject",
+            Self::RequestCorrection => "request_correction",
+            Self::Resubmit => "resubmit",
+            Self::Review => "review",
+            Self::Refuse => "refuse",
+            Self::Record => "record",
+            Self::Certify => "certify",
+            Self::Issue => "issue",
+            Self::Withdraw => "withdraw",
+        }
+    }
+}
+
 /// Role of a party in an application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -82,8 +82,13 @@ impl Federation {
             reqwest::Client::new()
         };
         let fed = Self { dir, settings, nodes, http, county_on_pg };
-        bdc_node::demo::add_staff(fed.node(XUANWU), "320102", "xuanwu-clerk", PASSWORD, "玄武区登记员").await.unwrap();
-        bdc_node::demo::add_staff(fed.node(QINHUAI), "320104", "qinhuai-clerk", PASSWORD, "秦淮区登记员")
+        bdc_node::demo::add_staff(fed.node(XUANWU), "320102", "xuanwu-clerk", PASSWORD, "玄武区登记员", "clerk")
+            .await
+            .unwrap();
+        bdc_node::demo::add_staff(fed.node(QINHUAI), "320104", "qinhuai-clerk", PASSWORD, "秦淮区登记员", "clerk")
+            .await
+            .unwrap();
+        bdc_node::demo::add_staff(fed.node(XUANWU), "320102", "xuanwu-auditor", PASSWORD, "玄武区审计员", "auditor")
             .await
             .unwrap();
         fed

@@ -124,6 +124,9 @@ diesel::table! {
         password_hash -> Text,
         display_name -> Text,
         created_at -> Timestamp,
+        role -> Text,
+        failed_logins -> BigInt,
+        locked_until -> Nullable<Timestamp>,
     }
 }
 
@@ -150,3 +153,38 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff,
     sessions,
 );
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        division -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        kind -> Text,
+        action -> Text,
+        business_no -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Text,
+        request_id -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (seq) {
+        seq -> BigInt,
+        hash -> Text,
+        key_id -> Text,
+        signature -> Text,
+        at -> Timestamp,
+    }
+}

@@ -7,12 +7,13 @@ use schemas::error::ErrorCode;
 use schemas::ids::{BusinessNo, DivisionCode};
 
 use super::error::parse_json;
-use super::staff::require_staff;
+use super::staff::{require_role, require_staff};
 use super::{ApiError, blocking, request_id};
 use crate::navigation::place_application;
 use crate::state::AppState;
 use crate::store;
 use crate::store::applications::OfficeCtx;
+use crate::store::audit;
 
 pub async fn submit_application(
     req: HttpRequest,
@@ -65,7 +66,7 @@ pub async fn act_on_application(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let staff = require_staff(&req, &state).await?;
+    let staff = require_role(&req, &state, "clerk").await?;
     let business_no = BusinessNo::parse(&path.into_inner())?;
     let action: ActionRequest = parse_json(&body)?;
     if business_no.division() != staff.office {
@@ -73,7 +74,12 @@ pub async fn act_on_application(
     }
     let state2 = state.clone();
     let office: DivisionCode = staff.office.clone();
-    let view = blocking(move || {
+    let action_name = action.action.as_str();
+    let bn = business_no.clone();
+    let actor = format!("staff:{}", staff.staff_id);
+    let rid = request_id(&req);
+    let (actor2, rid2) = (actor.clone(), rid.clone());
+    let result = blocking(move || {
         let settings = state2.office(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
         let ctx = OfficeCtx {
             me: &state2.me,
@@ -83,11 +89,20 @@ pub async fn act_on_application(
             office: settings,
         };
         let row = state2.db.write(|conn| {
-            store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now()).map_err(ApiError::from)
+            let before = store::applications::get(conn, business_no.as_str())?.map(|r| r.state);
+            let row = store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now())?;
+            audit::append(
+                conn,
+                &audit::Entry::new(&row.division, &actor2, audit::Kind::Staff, action_name, &rid2)
+                    .business(&row.business_no)
+                    .detail(format!("{} -> {}", before.unwrap_or_default(), row.state)),
+            )?;
+            Ok::<_, ApiError>(row)
         })?;
         Ok(store::applications::view(&row, &state2.sealer)?)
     })
-    .await?;
+    .await;
+    let view = super::audit_refusal(&state, &actor, action_name, Some(&bn), &rid, result).await?;
     state.wake_parent();
     tracing::info!(state = view.state.as_str(), staff_id = staff.staff_id, "staff action");
     Ok(HttpResponse::Ok().json(view))

@@ -15,6 +15,7 @@ use super::{ApiError, blocking};
 use crate::navigation::place_application;
 use crate::state::AppState;
 use crate::store;
+use crate::store::audit;
 use crate::store::inbox::InboxError;
 
 /// Under mutual TLS, the connection's client certificate must name the node that signs.
@@ -54,12 +55,28 @@ fn signed<T: serde::Serialize>(state: &AppState, value: &T) -> Result<HttpRespon
         .body(body))
 }
 
-/// Upward events from a child.
+fn claimed_sender(req: &HttpRequest) -> String {
+    let node = req.headers().get(HEADER_NODE).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+    format!("node:{}", node.chars().take(64).collect::<String>())
+}
+
+/// Upward events from a child. Every refusal is a security event in the audit log.
 pub async fn post_envelope(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let result = receive_events(&req, &state, body).await;
+    super::audit_refusal(&state, &claimed_sender(&req), "receive_events", None, &super::request_id(&req), result).await
+}
+
+async fn receive_events(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let req = req.clone();
+    let state = state.clone();
     let sig = signature_of(&req)?;
     check_transport_identity(&req, &state, &sig)?;
     let state2 = state.clone();
@@ -72,9 +89,20 @@ pub async fn post_envelope(
         let _enter = span.enter();
         let (opened, learned) = open_batches(sender, envelope, state2.as_ref())?;
         let parent = state2.parent_id().cloned();
+        let division = state2.settings.division.to_string();
         let stored = state2.db.write(|conn| -> Result<_, InboxError> {
             store::inbox::remember_envelope(conn, &envelope.id, sender.node_id.as_str())?;
-            store::inbox::store_batches(conn, &sender.node_id, parent.as_ref(), &opened, &learned)
+            let stored = store::inbox::store_batches(conn, &sender.node_id, parent.as_ref(), &opened, &learned)?;
+            let entry = audit::Entry::new(
+                &division,
+                &format!("node:{}", sender.node_id),
+                audit::Kind::Node,
+                "receive_events",
+                &envelope.request_id,
+            )
+            .detail(format!("envelope={} accepted={} duplicates={}", envelope.id, stored.accepted, stored.duplicates));
+            audit::append(conn, &entry)?;
+            Ok(stored)
         });
         let stored = match stored {
             Ok(s) => s,
@@ -109,7 +137,17 @@ pub async fn post_application(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let sig = signature_of(&req)?;
+    let result = receive_application(&req, &state, body).await;
+    super::audit_refusal(&state, &claimed_sender(&req), "receive_application", None, &super::request_id(&req), result)
+        .await
+}
+
+async fn receive_application(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let sig = signature_of(req)?;
     check_transport_identity(&req, &state, &sig)?;
     let skew = chrono::Duration::seconds(state.settings.federation.max_skew_secs);
     let checked = check_envelope(&state.directory, &state.me, &sig, &body, Utc::now(), skew)?;

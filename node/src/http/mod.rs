@@ -3,6 +3,7 @@
 //! Public API under `/api/v1`, node-to-node under `/federation/v1`.
 
 pub mod applications;
+pub mod audit;
 pub mod certificates;
 pub mod error;
 pub mod federation;
@@ -31,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/applications/{business_no}/actions", web::post().to(applications::act_on_application))
                 .route("/tickets/{ticket}", web::get().to(applications::get_ticket))
                 .route("/staff/login", web::post().to(staff::login))
+                .route("/audit", web::get().to(audit::query_audit))
                 .route("/progress/{business_no}", web::get().to(progress::get_progress))
                 .route("/certificates/{id}/verify", web::get().to(certificates::verify_certificate))
                 .route("/certificates/{id}/signed-data", web::get().to(certificates::signed_data))
@@ -96,4 +98,41 @@ where
     T: Send + 'static,
 {
     web::block(f).await.map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// Append an audit record on its own (for refusals and security events, which have no
+/// transaction of their own). A failure to audit is logged loudly; the answer stands.
+pub async fn audit_event(state: &web::Data<crate::state::AppState>, entry: crate::store::audit::Entry) {
+    let db = state.db.clone();
+    let action = entry.action.clone();
+    let result =
+        web::block(move || db.write(|c| crate::store::audit::append(c, &entry).map_err(crate::db::DbError::from)))
+            .await;
+    if !matches!(result, Ok(Ok(_))) {
+        tracing::error!(action, "could not write an audit record");
+    }
+}
+
+/// Audit a refusal of `action` by `actor` when `result` is an error.
+pub async fn audit_refusal<T>(
+    state: &web::Data<crate::state::AppState>,
+    actor: &str,
+    action: &str,
+    business_no: Option<&schemas::ids::BusinessNo>,
+    request_id: &str,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if let Err(e) = &result {
+        // Refusals about an application belong to its office; the rest to the node.
+        let division =
+            business_no.map(|b| b.division().to_string()).unwrap_or_else(|| state.settings.division.to_string());
+        let mut entry =
+            crate::store::audit::Entry::new(&division, actor, crate::store::audit::Kind::Security, action, request_id)
+                .refused(&e.code.as_str());
+        if let Some(b) = business_no {
+            entry = entry.business(b.as_str());
+        }
+        audit_event(state, entry).await;
+    }
+    result
 }

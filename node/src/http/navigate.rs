@@ -20,9 +20,17 @@ pub struct NavigateQuery {
     pub token: Option<String>,
 }
 
-pub async fn navigate(state: web::Data<AppState>, query: web::Query<NavigateQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn navigate(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<NavigateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let result = arrive(&state, query.into_inner()).await;
+    super::audit_refusal(&state, "applicant", "link_navigation", None, &super::request_id(&req), result).await
+}
+
+async fn arrive(state: &web::Data<AppState>, query: NavigateQuery) -> Result<HttpResponse, ApiError> {
     let token_text = query
-        .into_inner()
         .token
         .filter(|t| !t.is_empty() && t.len() <= 4096)
         .ok_or_else(|| ApiError::new(ErrorCode::TokenInvalid))?;

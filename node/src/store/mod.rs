@@ -2,6 +2,7 @@
 //! pure rules in `domain`.
 
 pub mod applications;
+pub mod audit;
 pub mod certificates;
 pub mod events;
 pub mod inbox;

@@ -11,7 +11,12 @@ use rand::RngCore;
 use crate::db::AnyConnection;
 use crate::db::schema::{sessions, staff};
 
+/// Idle sessions end after this long.
 pub const SESSION_MINUTES: i64 = 30;
+
+/// Separated duties (三权分立): `clerk` does registration work, `auditor` reads the audit log,
+/// `sysadmin` manages accounts, `secadmin` keys and security settings.
+pub const ROLES: &[&str] = &["clerk", "auditor", "sysadmin", "secadmin"];
 
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
@@ -25,7 +30,11 @@ pub fn upsert(
     username: &str,
     password: &str,
     display_name: &str,
+    role: &str,
 ) -> Result<(), String> {
+    if !ROLES.contains(&role) {
+        return Err(format!("unknown role {role}; one of {}", ROLES.join(", ")));
+    }
     let hash = hash_password(password)?;
     let existing: Option<i64> = staff::table
         .filter(staff::username.eq(username))
@@ -35,7 +44,14 @@ pub fn upsert(
         .map_err(|e| e.to_string())?;
     match existing {
         Some(id) => diesel::update(staff::table.filter(staff::id.eq(id)))
-            .set((staff::password_hash.eq(&hash), staff::division.eq(division), staff::display_name.eq(display_name)))
+            .set((
+                staff::password_hash.eq(&hash),
+                staff::division.eq(division),
+                staff::display_name.eq(display_name),
+                staff::role.eq(role),
+                staff::failed_logins.eq(0i64),
+                staff::locked_until.eq(None::<chrono::NaiveDateTime>),
+            ))
             .execute(conn),
         None => diesel::insert_into(staff::table)
             .values((
@@ -44,6 +60,7 @@ pub fn upsert(
                 staff::password_hash.eq(&hash),
                 staff::display_name.eq(display_name),
                 staff::created_at.eq(super::now()),
+                staff::role.eq(role),
             ))
             .execute(conn),
     }
@@ -51,18 +68,65 @@ pub fn upsert(
     .map_err(|e| e.to_string())
 }
 
-/// The staff member's id and office when the password matches.
-pub fn check_password(conn: &mut AnyConnection, username: &str, password: &str) -> QueryResult<Option<(i64, String)>> {
-    let row: Option<(i64, String, String)> = staff::table
+/// Failed logins before an account is locked, and for how long.
+pub const MAX_FAILED_LOGINS: i64 = 5;
+pub const LOCKOUT_MINUTES: i64 = 15;
+
+/// The outcome of a login attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// (staff id, office, role)
+    Ok(i64, String, String),
+    BadCredentials,
+    Locked,
+}
+
+/// Check a password; count failures and lock the account after [`MAX_FAILED_LOGINS`].
+/// Runs in a write transaction. An unknown user and a wrong password look the same.
+pub fn check_password(conn: &mut AnyConnection, username: &str, password: &str) -> QueryResult<Login> {
+    let row: Option<(i64, String, String, String, i64, Option<chrono::NaiveDateTime>)> = staff::table
         .filter(staff::username.eq(username))
-        .select((staff::id, staff::division, staff::password_hash))
+        .select((
+            staff::id,
+            staff::division,
+            staff::password_hash,
+            staff::role,
+            staff::failed_logins,
+            staff::locked_until,
+        ))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|(id, division, hash)| {
-        let parsed = PasswordHash::new(&hash).ok()?;
-        Argon2::default().verify_password(password.as_bytes(), &parsed).ok()?;
-        Some((id, division))
-    }))
+    let Some((id, division, hash, role, failed, locked_until)) = row else {
+        // Spend the same effort as a real check, so timing does not tell which names exist.
+        if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
+            let _ = Argon2::default().hash_password(password.as_bytes(), &salt);
+        }
+        return Ok(Login::BadCredentials);
+    };
+    let now = super::now();
+    if locked_until.is_some_and(|t| t > now) {
+        return Ok(Login::Locked);
+    }
+    let good =
+        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+    if good {
+        diesel::update(staff::table.filter(staff::id.eq(id)))
+            .set((staff::failed_logins.eq(0i64), staff::locked_until.eq(None::<chrono::NaiveDateTime>)))
+            .execute(conn)?;
+        return Ok(Login::Ok(id, division, role));
+    }
+    let failed = failed + 1;
+    if failed >= MAX_FAILED_LOGINS {
+        diesel::update(staff::table.filter(staff::id.eq(id)))
+            .set((
+                staff::failed_logins.eq(0i64),
+                staff::locked_until.eq(Some(now + Duration::minutes(LOCKOUT_MINUTES))),
+            ))
+            .execute(conn)?;
+        return Ok(Login::Locked);
+    }
+    diesel::update(staff::table.filter(staff::id.eq(id))).set(staff::failed_logins.eq(failed)).execute(conn)?;
+    Ok(Login::BadCredentials)
 }
 
 /// Open a session; returns the bearer token and its expiry.
@@ -86,12 +150,13 @@ pub fn open_session(
     Ok((token, expires))
 }
 
-/// The office of a live session.
-pub fn session(conn: &mut AnyConnection, token: &str) -> QueryResult<Option<(i64, String)>> {
-    let row: Option<(i64, String, chrono::NaiveDateTime)> = sessions::table
+/// (staff id, office, role) of a live session.
+pub fn session(conn: &mut AnyConnection, token: &str) -> QueryResult<Option<(i64, String, String)>> {
+    let row: Option<(i64, String, chrono::NaiveDateTime, String)> = sessions::table
+        .inner_join(staff::table.on(staff::id.eq(sessions::staff_id)))
         .filter(sessions::token_hash.eq(sm3_hex(token.as_bytes())))
-        .select((sessions::staff_id, sessions::division, sessions::expires_at))
+        .select((sessions::staff_id, sessions::division, sessions::expires_at, staff::role))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|(id, d, exp)| (exp > super::now()).then_some((id, d))))
+    Ok(row.and_then(|(id, d, exp, role)| (exp > super::now()).then_some((id, d, role))))
 }
