@@ -450,3 +450,34 @@ async fn node_answers_its_identity_and_health() {
     assert_eq!(r.headers()["x-request-id"], "abc-123");
     fed.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn abuse_limits_hold() {
+    let fed = Federation::start_with(|s, _| s[XUANWU].http.rate_limits = true).await;
+    // Oversized bodies are refused before they are read.
+    let big = "x".repeat(2 << 20);
+    let r = fed
+        .http
+        .post(format!("{}/api/v1/applications", fed.url(XUANWU)))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "payload_too_large");
+    // Logins: a burst of ten, then 429.
+    for _ in 0..10 {
+        let (status, _) =
+            fed.post(XUANWU, "/api/v1/staff/login", &json!({"username": "nobody", "password": "x"})).await;
+        assert_eq!(status, 401);
+    }
+    let (status, body) = fed.post(XUANWU, "/api/v1/staff/login", &json!({"username": "nobody", "password": "x"})).await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("rate_limited")));
+    // Pages and answers carry the security headers.
+    let r = fed.http.get(format!("{}/healthz", fed.url(XUANWU))).send().await.unwrap();
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(fed.count(XUANWU, "applications"), 0);
+    fed.shutdown().await;
+}

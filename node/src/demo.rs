@@ -40,6 +40,7 @@ fn base(node: &str, mode: Mode, division: &str, dir: &Path, port: u16) -> anyhow
             listen: format!("127.0.0.1:{port}"),
             public_url: format!("http://127.0.0.1:{port}"),
             max_body_bytes: 1 << 20,
+            rate_limits: true,
         },
         database: DatabaseSettings { url: "sqlite://node.db".into(), pool_size: 8 },
         keys: KeySettings {

@@ -44,6 +44,13 @@ pub struct HttpSettings {
     pub public_url: String,
     /// Largest accepted request body, bytes.
     pub max_body_bytes: usize,
+    /// Per-client limits on logins, public queries and submissions.
+    #[serde(default = "yes")]
+    pub rate_limits: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

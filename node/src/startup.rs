@@ -127,6 +127,7 @@ impl Application {
             key_cache: RwLock::new(HashMap::new()),
             public_url,
             mutual_tls: server_tls.as_ref().is_some_and(|t| t.mutual),
+            limiter: crate::http::limits::RateLimiter::new(settings.http.rate_limits),
             settings,
         });
         enrol_children(&state).await?;

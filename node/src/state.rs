@@ -32,6 +32,7 @@ pub struct AppState {
     pub public_url: String,
     /// Peers must present a client certificate naming them on `/federation/v1`.
     pub mutual_tls: bool,
+    pub limiter: crate::http::limits::RateLimiter,
 }
 
 impl AppState {

@@ -76,6 +76,7 @@ error_codes! {
     TokenExpired = 401, "导航令牌已过期";
     TokenReplayed = 409, "导航令牌已被使用";
     PayloadTooLarge = 413, "请求体过大";
+    RateLimited = 429, "请求过于频繁，请稍后再试";
     UpstreamUnavailable = 503, "下级节点暂时无法访问";
     Internal = 500, "系统内部错误，请稍后重试";
 }

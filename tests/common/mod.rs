@@ -65,6 +65,8 @@ impl Federation {
             s.federation.retry_base_ms = 20;
             s.federation.retry_cap_ms = 300;
             s.federation.forward_timeout_ms = 1500;
+            // Tests poll; the limits have their own test.
+            s.http.rate_limits = false;
         }
         adjust(&mut settings, dir.path());
         let tls = settings[0].tls.cert_file.is_some();

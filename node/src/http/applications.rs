@@ -28,6 +28,7 @@ pub async fn submit_application(
     if is_form {
         return Err(ApiError::with_message(ErrorCode::InvalidRequest, "请以 JSON 提交申请"));
     }
+    state.limiter.check(super::limits::client_ip(&req), super::limits::Class::Submit)?;
     let request: SubmitApplication = parse_json(&body)?;
     let me = state.me.clone();
     let (answer, status) = place_application(&state, request, me, None, &request_id(&req)).await?;

@@ -45,7 +45,12 @@ pub fn check(state: &AppState, row: &CertificateRow) -> (bool, String) {
     }
 }
 
-pub async fn verify_certificate(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn verify_certificate(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery)?;
     let row = load(&state, path.into_inner()).await?;
     let state2 = state.clone();
     let row2 = row.clone();

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod certificates;
 pub mod error;
 pub mod federation;
+pub mod limits;
 pub mod navigate;
 pub mod node;
 pub mod progress;
@@ -71,6 +72,17 @@ pub async fn request_context(
         .map(str::to_owned)
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    // Refuse an oversized body before reading it (the payload limit also stops chunked ones).
+    let max = req.app_data::<web::Data<crate::state::AppState>>().map(|s| s.settings.http.max_body_bytes);
+    let declared =
+        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if let (Some(max), Some(len)) = (max, declared)
+        && len > max
+    {
+        let (http_req, _) = req.into_parts();
+        let res = actix_web::ResponseError::error_response(&ApiError::new(schemas::error::ErrorCode::PayloadTooLarge));
+        return Ok(ServiceResponse::new(http_req, res).map_into_right_body());
+    }
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = std::time::Instant::now();
     async move {
@@ -78,10 +90,18 @@ pub async fn request_context(
         if let Ok(v) = HeaderValue::from_str(&id) {
             res.headers_mut().insert(HeaderName::from_static(schemas::envelope::HEADER_REQUEST_ID), v);
         }
-        res.headers_mut()
-            .insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+        let headers = res.headers_mut();
+        headers.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+        headers.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
+        headers.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
+        headers.insert(
+            HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+            ),
+        );
         tracing::info!(status = res.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "served");
-        Ok(res)
+        Ok(res.map_into_left_body())
     }
     .instrument(span)
     .await

@@ -26,6 +26,7 @@ pub async fn get_progress(
     path: web::Path<String>,
     query: web::Query<ProgressQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery)?;
     let business_no = BusinessNo::parse(&path.into_inner())?;
     let staff = optional_staff(&req, &state).await?;
     let staff_ok = staff.is_some_and(|s| s.office == business_no.division());

@@ -27,6 +27,7 @@ impl StaffSession {
 }
 
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    state.limiter.check(super::limits::client_ip(&req), super::limits::Class::Login)?;
     let login: LoginRequest = parse_json(&body)?;
     let rid = request_id(&req);
     let username = login.username.chars().take(64).collect::<String>();
