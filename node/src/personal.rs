@@ -68,6 +68,25 @@ impl Sealer {
         format!("sm4gcm:{}:{}", self.key_id, b64(&sealed))
     }
 
+    /// Seal text that may hold personal data (an event body, a certificate's content).
+    pub fn seal_str(&self, text: &str, context: &str) -> String {
+        let sealed = self.key.encrypt(text.as_bytes(), context.as_bytes());
+        format!("sm4gcm:{}:{}", self.key_id, b64(&sealed))
+    }
+
+    pub fn open_str(&self, sealed: &str, context: &str) -> Result<String, SealError> {
+        let mut parts = sealed.splitn(3, ':');
+        let (Some("sm4gcm"), Some(key_id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(SealError::Format);
+        };
+        if key_id != self.key_id {
+            return Err(SealError::UnknownKey(key_id.to_owned()));
+        }
+        let bytes = unb64(data).map_err(|_| SealError::Format)?;
+        let plain = self.key.decrypt(&bytes, context.as_bytes()).map_err(|_| SealError::Tampered)?;
+        String::from_utf8(plain).map_err(|e| SealError::Parse(e.to_string()))
+    }
+
     pub fn open<T: DeserializeOwned>(&self, sealed: &str, context: &str) -> Result<Personal<T>, SealError> {
         let mut parts = sealed.splitn(3, ':');
         let (Some("sm4gcm"), Some(key_id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {

@@ -216,7 +216,8 @@ async fn enrol_children(state: &web::Data<AppState>) -> anyhow::Result<()> {
                             key_id: key.key_id(),
                             public_key_pem: key.to_spki_pem()?,
                         });
-                        let emitter = store::events::Emitter { me: &me, parent: parent.as_ref() };
+                        let emitter =
+                            store::events::Emitter { me: &me, parent: parent.as_ref(), sealer: &state.sealer };
                         store::events::emit(conn, &emitter, &division, body, chrono::Utc::now())?;
                     }
                 }

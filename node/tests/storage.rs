@@ -194,7 +194,7 @@ fn the_registration_flow_commits_row_event_and_outbox_together() {
         let mut conn = db.conn().unwrap();
         let certs = store::certificates::ids_for_business(&mut conn, &row.business_no).unwrap();
         assert_eq!(certs.len(), 1);
-        let cert = store::certificates::get(&mut conn, &certs[0]).unwrap().unwrap();
+        let cert = store::certificates::get(&mut conn, &sealer, &certs[0]).unwrap().unwrap();
         assert_eq!(
             cert.number,
             "苏(2026)南京市不动产权第0000001号".replace("2026", &Utc::now().format("%Y").to_string())
@@ -211,6 +211,7 @@ fn the_inbox_keeps_each_event_once_and_refuses_a_replayed_envelope() {
     use schemas::registration::Stage;
     for (db, _dir) in backends() {
         let key = SigningKey::generate();
+        let sealer = Sealer::new(Sm4Key::generate());
         let origin = DivisionCode::parse("320102").unwrap();
         let me = NodeId::parse("nj-xuanwu").unwrap();
         let events: Vec<Event> = (1..=4)
@@ -235,7 +236,7 @@ fn the_inbox_keeps_each_event_once_and_refuses_a_replayed_envelope() {
         let stored = db
             .write(|c| -> Result<_, store::inbox::InboxError> {
                 store::inbox::remember_envelope(c, "01JENVELOPE000000000000001", "nj-xuanwu")?;
-                store::inbox::store_batches(c, &me, Some(&parent), &opened, &[])
+                store::inbox::store_batches(c, &sealer, &me, Some(&parent), &opened, &[])
             })
             .unwrap();
         assert_eq!((stored.accepted, stored.duplicates), (3, 0));
@@ -247,7 +248,7 @@ fn the_inbox_keeps_each_event_once_and_refuses_a_replayed_envelope() {
         let stored = db
             .write(|c| -> Result<_, store::inbox::InboxError> {
                 store::inbox::remember_envelope(c, "01JENVELOPE000000000000002", "nj-xuanwu")?;
-                store::inbox::store_batches(c, &me, Some(&parent), &opened2, &[])
+                store::inbox::store_batches(c, &sealer, &me, Some(&parent), &opened2, &[])
             })
             .unwrap();
         assert_eq!((stored.accepted, stored.duplicates), (1, 2), "{:?}", db.backend());

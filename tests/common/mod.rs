@@ -125,10 +125,16 @@ impl Federation {
         self.nodes[i] = Some(Application::build(self.settings[i].clone()).await.unwrap().spawn());
     }
 
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
+        drop(self.shutdown_keeping_data().await);
+    }
+
+    /// Stop every node and hand back the data directory (to inspect the files).
+    pub async fn shutdown_keeping_data(mut self) -> tempfile::TempDir {
         for i in (0..self.nodes.len()).rev() {
             self.stop(i).await;
         }
+        self.dir
     }
 
     pub async fn post(&self, i: usize, path: &str, body: &Value) -> (u16, Value) {

@@ -15,9 +15,10 @@ use crate::store::certificates::{CertificateRow, parse_status};
 async fn load(state: &web::Data<AppState>, id: String) -> Result<CertificateRow, ApiError> {
     let id = CertificateId::parse(&id)?;
     let db = state.db.clone();
+    let sealer = state.sealer.clone();
     blocking(move || {
         let mut conn = db.conn()?;
-        store::certificates::get(&mut conn, id.as_str())?
+        store::certificates::get(&mut conn, &sealer, id.as_str())?
             .ok_or_else(|| ApiError::with_message(ErrorCode::NotFound, "本节点没有该电子证照的记录"))
     })
     .await

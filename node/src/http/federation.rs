@@ -92,7 +92,7 @@ async fn receive_events(
         let division = state2.settings.division.to_string();
         let stored = state2.db.write(|conn| -> Result<_, InboxError> {
             store::inbox::remember_envelope(conn, &envelope.id, sender.node_id.as_str())?;
-            let stored = store::inbox::store_batches(conn, &sender.node_id, parent.as_ref(), &opened, &learned)?;
+            let stored = store::inbox::store_batches(conn, &state2.sealer, &sender.node_id, parent.as_ref(), &opened, &learned)?;
             let entry = audit::Entry::new(
                 &division,
                 &format!("node:{}", sender.node_id),

@@ -41,11 +41,12 @@ pub async fn get_progress(
         return Err(ApiError::with_message(ErrorCode::InvalidField, "查询进度须提供业务号、申请人姓名和证件号码"));
     }
     let db = state.db.clone();
+    let sealer = state.sealer.clone();
     let me = state.me.clone();
     let view = blocking(move || {
         let (events, certificate_ids) = {
             let mut conn = db.conn()?;
-            let events = store::events::for_business(&mut conn, business_no.as_str())?;
+            let events = store::events::for_business(&mut conn, &sealer, business_no.as_str())?;
             let certs = store::certificates::ids_for_business(&mut conn, business_no.as_str())?;
             (events, certs)
         };

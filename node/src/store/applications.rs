@@ -73,7 +73,7 @@ pub struct OfficeCtx<'a> {
 
 impl OfficeCtx<'_> {
     fn emitter(&self) -> Emitter<'_> {
-        Emitter { me: self.me, parent: self.parent }
+        Emitter { me: self.me, parent: self.parent, sealer: self.sealer }
     }
 }
 
@@ -219,6 +219,7 @@ pub fn act(
                 office_name: &ctx.office.name,
                 issuer_node: ctx.me,
                 key: ctx.key,
+                sealer: ctx.sealer,
                 business_no: &BusinessNo::parse(&row.business_no).map_err(|e| AppError::Internal(e.to_string()))?,
                 unit_code: &UnitCode::parse(&row.unit_code).map_err(|e| AppError::Internal(e.to_string()))?,
                 kind: RegistrationKind::parse(&row.kind).ok_or_else(|| AppError::Internal("kind".into()))?,

@@ -14,6 +14,7 @@ use schemas::registration::RegistrationKind;
 
 use crate::db::schema::certificates;
 use crate::db::{AnyConnection, counters};
+use crate::personal::Sealer;
 use crate::with_inner;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -49,7 +50,13 @@ pub fn parse_status(s: &str) -> CertificateStatus {
     }
 }
 
-pub fn insert_record(conn: &mut AnyConnection, c: &CertificateRecord) -> QueryResult<usize> {
+fn content_context(id: &str) -> String {
+    format!("certificate:{id}")
+}
+
+/// Store a certificate; its content (which shows the holders) is sealed at rest.
+pub fn insert_record(conn: &mut AnyConnection, sealer: &Sealer, c: &CertificateRecord) -> QueryResult<usize> {
+    let sealed = sealer.seal_str(&c.content, &content_context(c.id.as_str()));
     with_inner!(conn, |x| diesel::insert_into(certificates::table)
         .values((
             certificates::id.eq(c.id.as_str()),
@@ -58,7 +65,7 @@ pub fn insert_record(conn: &mut AnyConnection, c: &CertificateRecord) -> QueryRe
             certificates::business_no.eq(c.business_no.as_str()),
             certificates::issuer_node.eq(c.issuer_node.as_str()),
             certificates::key_id.eq(&c.key_id),
-            certificates::content.eq(&c.content),
+            certificates::content.eq(&sealed),
             certificates::signature.eq(&c.signature),
             certificates::status.eq("valid"),
             certificates::status_reason.eq(""),
@@ -79,8 +86,20 @@ pub fn set_status(conn: &mut AnyConnection, id: &str, status: CertificateStatus,
         .execute(conn)
 }
 
-pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<CertificateRow>> {
-    certificates::table.filter(certificates::id.eq(id)).select(CertificateRow::as_select()).first(conn).optional()
+/// A certificate with its content opened.
+pub fn get(conn: &mut AnyConnection, sealer: &Sealer, id: &str) -> QueryResult<Option<CertificateRow>> {
+    let row: Option<CertificateRow> = certificates::table
+        .filter(certificates::id.eq(id))
+        .select(CertificateRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|mut r| {
+        r.content = sealer
+            .open_str(&r.content, &content_context(&r.id))
+            .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+        Ok(r)
+    })
+    .transpose()
 }
 
 pub fn ids_for_business(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Vec<String>> {
@@ -97,6 +116,7 @@ pub struct IssueInput<'a> {
     pub office_name: &'a str,
     pub issuer_node: &'a NodeId,
     pub key: &'a SigningKey,
+    pub sealer: &'a Sealer,
     pub business_no: &'a BusinessNo,
     pub unit_code: &'a UnitCode,
     pub kind: RegistrationKind,
@@ -156,6 +176,6 @@ pub fn issue(conn: &mut AnyConnection, input: IssueInput<'_>) -> Result<Certific
         content: text,
         issued_at: input.at,
     };
-    insert_record(conn, &record).map_err(|e| e.to_string())?;
+    insert_record(conn, input.sealer, &record).map_err(|e| e.to_string())?;
     Ok(record)
 }

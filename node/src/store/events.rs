@@ -9,6 +9,7 @@ use schemas::ids::{DivisionCode, NodeId};
 
 use crate::db::schema::{events, outbox};
 use crate::db::{AnyConnection, counters};
+use crate::personal::Sealer;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -45,6 +46,18 @@ pub fn business_no_of(body: &EventBody) -> Option<String> {
 pub struct Emitter<'a> {
     pub me: &'a NodeId,
     pub parent: Option<&'a NodeId>,
+    /// Event bodies can hold what a certificate shows: they are sealed at rest.
+    pub sealer: &'a Sealer,
+}
+
+/// Associated data of a sealed event body.
+pub fn event_context(division: &str, seq: i64) -> String {
+    format!("event:{division}:{seq}")
+}
+
+/// Associated data of a sealed outbox payload.
+pub fn outbox_context(kind: &str) -> String {
+    format!("outbox:{kind}")
 }
 
 /// Create an event of a local office: next sequence, stored, queued for the parent.
@@ -65,7 +78,7 @@ pub fn emit(
             events::kind.eq(kind_name(&event.body)),
             events::business_no.eq(business_no_of(&event.body)),
             events::occurred_at.eq(at.naive_utc()),
-            events::body.eq(&text),
+            events::body.eq(emitter.sealer.seal_str(&text, &event_context(origin.as_str(), seq))),
             events::received_from.eq(emitter.me.as_str()),
             events::stored_at.eq(super::now()),
         ))
@@ -76,7 +89,7 @@ pub fn emit(
                 outbox::peer.eq(parent.as_str()),
                 outbox::division.eq(origin.as_str()),
                 outbox::kind.eq("local"),
-                outbox::payload.eq(&text),
+                outbox::payload.eq(emitter.sealer.seal_str(&text, &outbox_context("local"))),
                 outbox::created_at.eq(super::now()),
             ))
             .execute(conn)?;
@@ -85,13 +98,17 @@ pub fn emit(
 }
 
 /// All events about one business number, in sequence order.
-pub fn for_business(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Vec<Event>> {
-    let rows: Vec<String> = events::table
+pub fn for_business(conn: &mut AnyConnection, sealer: &Sealer, business_no: &str) -> QueryResult<Vec<Event>> {
+    let rows: Vec<(String, i64, String)> = events::table
         .filter(events::business_no.eq(business_no))
         .order((events::division.asc(), events::seq.asc()))
-        .select(events::body)
+        .select((events::division, events::seq, events::body))
         .load(conn)?;
-    Ok(rows.iter().filter_map(|b| serde_json::from_str(b).ok()).collect())
+    Ok(rows
+        .iter()
+        .filter_map(|(d, seq, b)| sealer.open_str(b, &event_context(d, *seq)).ok())
+        .filter_map(|b| serde_json::from_str(&b).ok())
+        .collect())
 }
 
 /// How many events of an origin this node holds, and the highest sequence.

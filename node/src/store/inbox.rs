@@ -10,6 +10,7 @@ use schemas::ids::NodeId;
 
 use crate::db::schema::{events, known_keys, outbox, seen_envelopes, watermarks};
 use crate::db::{AnyConnection, DbError};
+use crate::personal::Sealer;
 use crate::with_inner;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,7 @@ pub fn remember_envelope(conn: &mut AnyConnection, id: &str, sender: &str) -> Re
 
 pub fn store_batches(
     conn: &mut AnyConnection,
+    sealer: &Sealer,
     sender: &NodeId,
     parent: Option<&NodeId>,
     batches: &[OpenedBatch],
@@ -82,7 +84,7 @@ pub fn store_batches(
                     events::kind.eq(super::events::kind_name(&event.body)),
                     events::business_no.eq(super::events::business_no_of(&event.body)),
                     events::occurred_at.eq(event.occurred_at.naive_utc()),
-                    events::body.eq(&body),
+                    events::body.eq(sealer.seal_str(&body, &super::events::event_context(event.origin.as_str(), seq))),
                     events::received_from.eq(sender.as_str()),
                     events::stored_at.eq(super::now()),
                 ))
@@ -93,7 +95,7 @@ pub fn store_batches(
                 continue;
             }
             new_in_batch += 1;
-            project(conn, &event.body)?;
+            project(conn, sealer, &event.body)?;
         }
         stored.accepted += new_in_batch;
         if new_in_batch > 0 {
@@ -106,7 +108,7 @@ pub fn store_batches(
                         outbox::peer.eq(parent.as_str()),
                         outbox::division.eq(opened.batch.origin.as_str()),
                         outbox::kind.eq("forward"),
-                        outbox::payload.eq(&text),
+                        outbox::payload.eq(sealer.seal_str(&text, &super::events::outbox_context("forward"))),
                         outbox::created_at.eq(super::now()),
                     ))
                     .execute(conn)?;
@@ -117,10 +119,10 @@ pub fn store_batches(
 }
 
 /// Keep the read models that depend on events current.
-fn project(conn: &mut AnyConnection, body: &EventBody) -> Result<(), InboxError> {
+fn project(conn: &mut AnyConnection, sealer: &Sealer, body: &EventBody) -> Result<(), InboxError> {
     match body {
         EventBody::Certificate(cert) => {
-            super::certificates::insert_record(conn, cert)?;
+            super::certificates::insert_record(conn, sealer, cert)?;
         }
         EventBody::CertificateStatus(s) => {
             super::certificates::set_status(conn, s.id.as_str(), s.status, &s.reason)?;

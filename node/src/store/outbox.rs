@@ -23,8 +23,17 @@ impl DbOutbox {
     fn parse_item(&self, id: i64, kind: &str, payload: &str) -> Result<OutboxItem, String> {
         let err = |e: serde_json::Error| format!("outbox row {id}: {e}");
         Ok(match kind {
-            "local" => OutboxItem::Local { id, event: serde_json::from_str(payload).map_err(err)? },
-            "forward" => OutboxItem::Forward { id, batch: serde_json::from_str(payload).map_err(err)? },
+            "local" | "forward" => {
+                let text = self
+                    .sealer
+                    .open_str(payload, &super::events::outbox_context(kind))
+                    .map_err(|e| format!("outbox row {id}: {e}"))?;
+                if kind == "local" {
+                    OutboxItem::Local { id, event: serde_json::from_str(&text).map_err(err)? }
+                } else {
+                    OutboxItem::Forward { id, batch: serde_json::from_str(&text).map_err(err)? }
+                }
+            }
             "application" => {
                 let app: Personal<ForwardedApplication> =
                     self.sealer.open(payload, APPLICATION_CONTEXT).map_err(|e| format!("outbox row {id}: {e}"))?;
