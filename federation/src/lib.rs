@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod error;
 pub mod inbox;
+pub mod merkle;
 pub mod peers;
 pub mod router;
 pub mod token;
