@@ -52,7 +52,12 @@ pub async fn verify_certificate(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery)?;
-    let row = load(&state, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(verification(&state, path.into_inner()).await?))
+}
+
+/// The verification answer for a certificate identifier (API and page).
+pub async fn verification(state: &web::Data<AppState>, id: String) -> Result<CertificateVerification, ApiError> {
+    let row = load(state, id).await?;
     let state2 = state.clone();
     let row2 = row.clone();
     let (signature_valid, problem) = blocking(move || Ok(check(&state2, &row2))).await?;
@@ -67,7 +72,7 @@ pub async fn verify_certificate(
             CertificateStatus::Void => format!("证照已作废：{}", row.status_reason),
         }
     };
-    Ok(HttpResponse::Ok().json(CertificateVerification {
+    Ok(CertificateVerification {
         id: CertificateId::parse(&row.id)?,
         valid,
         signature_valid,
@@ -79,7 +84,7 @@ pub async fn verify_certificate(
         key_id: row.key_id.clone(),
         issued_at: row.issued_at.and_utc(),
         answered_by: state.me.clone(),
-    }))
+    })
 }
 
 pub async fn signed_data(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -148,7 +148,7 @@ async fn receive_application(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let sig = signature_of(req)?;
-    check_transport_identity(&req, &state, &sig)?;
+    check_transport_identity(req, state, &sig)?;
     let skew = chrono::Duration::seconds(state.settings.federation.max_skew_secs);
     let checked = check_envelope(&state.directory, &state.me, &sig, &body, Utc::now(), skew)?;
     if checked.sender.relation != Relation::Parent {
@@ -159,10 +159,7 @@ async fn receive_application(
         return Err(ApiError::with_message(ErrorCode::MalformedEnvelope, "应为申请报文"));
     };
     let (answer, _) =
-        place_application(&state, forwarded.application, forwarded.entry_node, forwarded.ticket, &envelope.request_id)
+        place_application(state, forwarded.application, forwarded.entry_node, forwarded.ticket, &envelope.request_id)
             .await?;
-    signed(
-        &state,
-        &ApplicationReceipt { v: WIRE_VERSION, envelope_id: envelope.id, receiver: state.me.clone(), answer },
-    )
+    signed(state, &ApplicationReceipt { v: WIRE_VERSION, envelope_id: envelope.id, receiver: state.me.clone(), answer })
 }

@@ -10,6 +10,7 @@ pub mod federation;
 pub mod limits;
 pub mod navigate;
 pub mod node;
+pub mod pages;
 pub mod progress;
 pub mod staff;
 
@@ -24,6 +25,11 @@ pub use error::ApiError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(node::healthz))
+        .route("/", web::get().to(pages::home))
+        .route("/apply", web::post().to(pages::apply))
+        .route("/progress", web::get().to(pages::progress))
+        .route("/verify", web::get().to(pages::verify))
+        .route("/static/site.css", web::get().to(pages::stylesheet))
         .route("/navigate", web::get().to(navigate::navigate))
         .service(
             web::scope("/api/v1")

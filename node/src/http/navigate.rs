@@ -25,11 +25,15 @@ pub async fn navigate(
     state: web::Data<AppState>,
     query: web::Query<NavigateQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let result = arrive(&state, query.into_inner()).await;
+    let result = arrive(&req, &state, query.into_inner()).await;
     super::audit_refusal(&state, "applicant", "link_navigation", None, &super::request_id(&req), result).await
 }
 
-async fn arrive(state: &web::Data<AppState>, query: NavigateQuery) -> Result<HttpResponse, ApiError> {
+async fn arrive(
+    req: &actix_web::HttpRequest,
+    state: &web::Data<AppState>,
+    query: NavigateQuery,
+) -> Result<HttpResponse, ApiError> {
     let token_text = query
         .token
         .filter(|t| !t.is_empty() && t.len() <= 4096)
@@ -65,6 +69,11 @@ async fn arrive(state: &web::Data<AppState>, query: NavigateQuery) -> Result<Htt
         return Err(ApiError::new(ErrorCode::TokenReplayed));
     }
     tracing::info!(office = %claims.office, entry_node = %claims.entry_node, "arrived by link navigation");
+    let wants_html = req.headers().get("accept").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        let note = format!("您由上级节点 {} 导航至本登记机构，无需再次登录；请核对并补全申请信息。", claims.entry_node);
+        return Ok(super::pages::home_page(req, state, claims.unit_code.as_str(), claims.kind.as_str(), Some(note)));
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "office": claims.office,
         "office_name": state.office(&claims.office).map(|o| o.name.clone()),

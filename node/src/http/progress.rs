@@ -40,10 +40,22 @@ pub async fn get_progress(
     if !staff_ok && credentials.is_none() {
         return Err(ApiError::with_message(ErrorCode::InvalidField, "查询进度须提供业务号、申请人姓名和证件号码"));
     }
+    let view = lookup(&state, business_no, credentials, staff_ok).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Progress of a business number for someone who named an applicant (or staff of the office).
+/// A wrong name or ID number and an unknown number look the same.
+pub async fn lookup(
+    state: &web::Data<AppState>,
+    business_no: BusinessNo,
+    credentials: Option<(String, String)>,
+    staff_ok: bool,
+) -> Result<ProgressView, ApiError> {
     let db = state.db.clone();
     let sealer = state.sealer.clone();
     let me = state.me.clone();
-    let view = blocking(move || {
+    blocking(move || {
         let (events, certificate_ids) = {
             let mut conn = db.conn()?;
             let events = store::events::for_business(&mut conn, &sealer, business_no.as_str())?;
@@ -84,6 +96,5 @@ pub async fn get_progress(
             answered_by: me,
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(view))
+    .await
 }

@@ -1,0 +1,402 @@
+//! The “一窗办事” portal pages (askama templates, no script): apply, follow progress, verify a
+//! certificate. Forms post with a CSRF token (double submit: cookie + hidden field). Pages work
+//! on a phone and a PC; personal data is shown masked or not at all.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use rand::RngCore;
+use schemas::api::{ApplicantInput, ApplicationAnswer, Mode, SubmitApplication};
+use schemas::ids::{BusinessNo, IdType, UnitCode};
+use schemas::registration::{PartyRole, RegistrationKind};
+use serde::Deserialize;
+
+use super::ApiError;
+use crate::navigation::place_application;
+use crate::state::AppState;
+
+const CSRF_COOKIE: &str = "bdc_csrf";
+
+struct Frame {
+    node_title: String,
+    node_level: String,
+    node_id: String,
+}
+
+fn frame(state: &AppState) -> Frame {
+    let divisions = schemas::divisions::Divisions::builtin();
+    let place = divisions.full_name(&state.settings.division).unwrap_or_default();
+    let (title, level) = match state.settings.mode {
+        Mode::National => ("全国不动产登记信息平台".to_owned(), "国家级节点"),
+        Mode::Province => (format!("{place}不动产登记平台"), "省级节点"),
+        Mode::County => {
+            let office = state.settings.offices.first().map(|o| o.name.clone()).unwrap_or(place);
+            (office, "市县级节点")
+        }
+    };
+    Frame { node_title: title, node_level: level.to_owned(), node_id: state.me.to_string() }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    node_title: String,
+    node_level: String,
+    node_id: String,
+    csrf: String,
+    unit_code: String,
+    kind: String,
+    kinds: Vec<(&'static str, &'static str)>,
+    navigated: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct Message {
+    node_title: String,
+    node_level: String,
+    node_id: String,
+    heading: String,
+    rows: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "redirect.html")]
+struct Redirect {
+    node_title: String,
+    node_level: String,
+    node_id: String,
+    office: String,
+    target: String,
+}
+
+#[derive(Template)]
+#[template(path = "progress.html")]
+struct Progress {
+    node_title: String,
+    node_level: String,
+    node_id: String,
+    business_no: String,
+    state: String,
+    due: Option<String>,
+    steps: Vec<(String, String, String)>,
+    certificates: Vec<String>,
+    answered_by: String,
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct Verify {
+    node_title: String,
+    node_level: String,
+    node_id: String,
+    valid: bool,
+    reason: String,
+    number: String,
+    id: String,
+    business_no: String,
+    issuer: String,
+    issued_at: String,
+    key_id: String,
+    answered_by: String,
+}
+
+fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(html) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            HttpResponse::InternalServerError().content_type("text/plain; charset=utf-8").body("系统内部错误")
+        }
+    }
+}
+
+fn message(
+    state: &AppState,
+    status: StatusCode,
+    heading: &str,
+    rows: Vec<(String, String)>,
+    error: Option<String>,
+) -> HttpResponse {
+    let f = frame(state);
+    render(
+        status,
+        &Message {
+            node_title: f.node_title,
+            node_level: f.node_level,
+            node_id: f.node_id,
+            heading: heading.into(),
+            rows,
+            error,
+        },
+    )
+}
+
+fn error_page(state: &AppState, e: &ApiError) -> HttpResponse {
+    let status = actix_web::ResponseError::status_code(e);
+    message(state, status, "无法办理", vec![("错误代码".into(), e.code.as_str())], Some(e.message.clone()))
+}
+
+fn kinds() -> Vec<(&'static str, &'static str)> {
+    RegistrationKind::ALL.iter().map(|k| (k.as_str(), k.label_zh())).collect()
+}
+
+fn new_csrf() -> String {
+    let mut raw = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
+fn csrf_cookie(state: &AppState, value: &str) -> Cookie<'static> {
+    Cookie::build(CSRF_COOKIE, value.to_owned())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.public_url.starts_with("https://"))
+        .finish()
+}
+
+/// The home page, optionally prefilled (link navigation lands here).
+pub fn home_page(
+    req: &HttpRequest,
+    state: &AppState,
+    unit_code: &str,
+    kind: &str,
+    navigated: Option<String>,
+) -> HttpResponse {
+    let csrf = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 32).unwrap_or_else(new_csrf);
+    let f = frame(state);
+    let page = Home {
+        node_title: f.node_title,
+        node_level: f.node_level,
+        node_id: f.node_id,
+        csrf: csrf.clone(),
+        unit_code: unit_code.to_owned(),
+        kind: kind.to_owned(),
+        kinds: kinds(),
+        navigated,
+    };
+    let mut res = render(StatusCode::OK, &page);
+    let _ = res.add_cookie(&csrf_cookie(state, &csrf));
+    res
+}
+
+pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    home_page(&req, &state, "", "first", None)
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("cache-control", "public, max-age=3600"))
+        .body(include_str!("../../static/site.css"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApplyForm {
+    csrf: String,
+    unit_code: String,
+    kind: String,
+    location: Option<String>,
+    name: String,
+    id_type: String,
+    id_number: String,
+    phone: Option<String>,
+}
+
+fn form_to_application(form: &ApplyForm) -> Result<SubmitApplication, ApiError> {
+    use schemas::error::ErrorCode;
+    let unit_code = UnitCode::parse(form.unit_code.trim())?;
+    let kind = RegistrationKind::parse(&form.kind)
+        .ok_or_else(|| ApiError::with_message(ErrorCode::InvalidField, "登记类型无效"))?;
+    let id_type: IdType = serde_json::from_value(serde_json::Value::String(form.id_type.clone()))
+        .map_err(|_| ApiError::with_message(ErrorCode::InvalidField, "证件种类无效"))?;
+    let phone = form.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
+    let location = form.location.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
+    Ok(SubmitApplication {
+        unit_code,
+        kind,
+        applicants: vec![ApplicantInput {
+            name: form.name.clone(),
+            id_type,
+            id_number: form.id_number.trim().to_owned(),
+            phone,
+            role: PartyRole::RightHolder,
+            share: None,
+        }],
+        division: None,
+        location,
+    })
+}
+
+pub async fn apply(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Result<web::Form<ApplyForm>, actix_web::Error>,
+) -> HttpResponse {
+    use schemas::error::ErrorCode;
+    let Ok(form) = form else {
+        return error_page(&state, &ApiError::with_message(ErrorCode::InvalidRequest, "表单内容不完整"));
+    };
+    let cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
+    if cookie.as_deref() != Some(form.csrf.as_str()) || form.csrf.len() != 32 {
+        return error_page(
+            &state,
+            &ApiError::with_message(ErrorCode::Forbidden, "页面已过期或来源不明（CSRF 校验失败），请刷新后重新提交"),
+        );
+    }
+    if let Err(e) = state.limiter.check(super::limits::client_ip(&req), super::limits::Class::Submit) {
+        return error_page(&state, &e);
+    }
+    let application = match form_to_application(&form) {
+        Ok(a) => a,
+        Err(e) => return error_page(&state, &e),
+    };
+    let me = state.me.clone();
+    match place_application(&state, application, me, None, &super::request_id(&req)).await {
+        // A page rather than a 303: a form's redirect to another origin is outside `form-action`.
+        Ok((ApplicationAnswer::Navigate(nav), _)) => {
+            let f = frame(&state);
+            let office = schemas::divisions::Divisions::builtin()
+                .full_name(&nav.office)
+                .unwrap_or_else(|| nav.office.to_string());
+            render(
+                StatusCode::OK,
+                &Redirect {
+                    node_title: f.node_title,
+                    node_level: f.node_level,
+                    node_id: f.node_id,
+                    office,
+                    target: nav.navigate_to,
+                },
+            )
+        }
+        Ok((ApplicationAnswer::Received(r), _)) => message(
+            &state,
+            StatusCode::OK,
+            "申请已提交",
+            vec![
+                ("业务号".into(), r.business_no.to_string()),
+                ("当前环节".into(), r.state.label_zh().into()),
+                ("登记机构".into(), r.office.to_string()),
+                (
+                    "说明".into(),
+                    "请凭业务号、申请人姓名和证件号码查询办理进度；受理、不予受理或补正通知将随进度推送。".into(),
+                ),
+            ],
+            None,
+        ),
+        Ok((ApplicationAnswer::Queued(q), _)) => message(
+            &state,
+            StatusCode::ACCEPTED,
+            "申请已受理排队",
+            vec![
+                ("受理凭证号".into(), q.ticket),
+                ("登记机构".into(), q.office.to_string()),
+                ("说明".into(), "登记机构暂时无法连接，申请已安全保存，恢复后将自动送达。".into()),
+            ],
+            None,
+        ),
+        Err(e) => error_page(&state, &e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProgressForm {
+    business_no: Option<String>,
+    name: Option<String>,
+    id_number: Option<String>,
+}
+
+pub async fn progress(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ProgressForm>) -> HttpResponse {
+    use schemas::error::ErrorCode;
+    if let Err(e) = state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery) {
+        return error_page(&state, &e);
+    }
+    let q = query.into_inner();
+    let (Some(no), Some(name), Some(id)) = (q.business_no, q.name, q.id_number) else {
+        return error_page(
+            &state,
+            &ApiError::with_message(ErrorCode::InvalidField, "请填写业务号、申请人姓名和证件号码"),
+        );
+    };
+    let business_no = match BusinessNo::parse(no.trim()) {
+        Ok(b) => b,
+        Err(e) => return error_page(&state, &ApiError::from(e)),
+    };
+    if name.len() > 300 || id.len() > 64 {
+        return error_page(&state, &ApiError::new(ErrorCode::InvalidField));
+    }
+    match super::progress::lookup(&state, business_no, Some((name, id)), false).await {
+        Ok(view) => {
+            let f = frame(&state);
+            render(
+                StatusCode::OK,
+                &Progress {
+                    node_title: f.node_title,
+                    node_level: f.node_level,
+                    node_id: f.node_id,
+                    business_no: view.business_no.to_string(),
+                    state: view.state.label_zh().into(),
+                    due: view.due_date.map(|d| d.to_string()),
+                    steps: view
+                        .steps
+                        .iter()
+                        .map(|s| {
+                            (
+                                s.stage.label_zh().to_owned(),
+                                s.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                                s.notes.join("；"),
+                            )
+                        })
+                        .collect(),
+                    certificates: view.certificate_ids.iter().map(|c| c.to_string()).collect(),
+                    answered_by: view.answered_by.to_string(),
+                },
+            )
+        }
+        Err(e) => error_page(&state, &e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VerifyForm {
+    id: Option<String>,
+}
+
+pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Query<VerifyForm>) -> HttpResponse {
+    use schemas::error::ErrorCode;
+    if let Err(e) = state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery) {
+        return error_page(&state, &e);
+    }
+    let Some(id) = query.into_inner().id.filter(|i| !i.trim().is_empty() && i.len() <= 200) else {
+        return error_page(&state, &ApiError::with_message(ErrorCode::InvalidCertificateId, "请填写电子证照标识"));
+    };
+    match super::certificates::verification(&state, id.trim().to_owned()).await {
+        Ok(v) => {
+            let f = frame(&state);
+            render(
+                StatusCode::OK,
+                &Verify {
+                    node_title: f.node_title,
+                    node_level: f.node_level,
+                    node_id: f.node_id,
+                    valid: v.valid,
+                    reason: v.reason,
+                    number: v.number,
+                    id: v.id.to_string(),
+                    business_no: v.business_no.to_string(),
+                    issuer: schemas::divisions::Divisions::builtin()
+                        .full_name(&v.issuer)
+                        .unwrap_or_else(|| v.issuer.to_string()),
+                    issued_at: v.issued_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    key_id: v.key_id,
+                    answered_by: v.answered_by.to_string(),
+                },
+            )
+        }
+        Err(e) => error_page(&state, &e),
+    }
+}

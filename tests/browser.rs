@@ -1,0 +1,232 @@
+//! The portal pages in a real headless Chromium (Debian's chromium + chromedriver), driven over
+//! the W3C WebDriver protocol: apply at the nation, follow the progress, verify the certificate,
+//! arrive at a county by link navigation — on a phone-sized window.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver must be installed (apt-get install chromium chromium-driver)");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let start = Instant::now();
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(start.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=390,844",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        }}});
+        let r: Value = http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
+        let session = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {r}")).to_owned();
+        Self { child, base, session, http, _profile: profile }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r: Value = req.send().await.unwrap().json().await.unwrap();
+        r["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn url(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_owned()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self.cmd(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_owned()
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{e}/clear"), Some(json!({}))).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{e}/value"), Some(json!({"text": text}))).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({}))).await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let e = self.find(css).await;
+        self.cmd(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn value(&self, css: &str) -> String {
+        let e = self.find(css).await;
+        self.cmd(reqwest::Method::GET, &format!("/element/{e}/property/value"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn script(&self, js: &str) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/sync", Some(json!({"script": js, "args": []}))).await
+    }
+
+    async fn quit(self) {
+        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apply_follow_and_verify_in_a_browser() {
+    let fed = Federation::start().await;
+    let browser = Driver::start().await;
+
+    // Apply at the national portal, on a phone-sized screen.
+    browser.go(&format!("{}/", fed.url(NATION))).await;
+    assert!(browser.text("header h1").await.contains("全国不动产登记信息平台"));
+    assert_eq!(browser.script("return document.documentElement.scrollWidth <= window.innerWidth").await, json!(true));
+    browser.fill("#unit_code", XUANWU_UNIT).await;
+    browser.click("#kind option[value=transfer]").await;
+    browser.fill("#location", "南京市玄武区北京东路41号").await;
+    browser.fill("#name", "张三").await;
+    browser.fill("#id_number", "110101199003074477").await;
+    browser.click("#submit").await;
+    assert_eq!(browser.text("#heading").await, "申请已提交");
+    let values: Vec<Value> = browser
+        .script("return Array.from(document.querySelectorAll('.value')).map(e => e.textContent)")
+        .await
+        .as_array()
+        .unwrap()
+        .clone();
+    let business_no = values[0].as_str().unwrap().to_owned();
+    assert!(business_no.starts_with("320102"), "{values:?}");
+
+    // The county works it through to 发证.
+    let token = fed.login(XUANWU, "xuanwu-clerk").await;
+    let mut cert = String::new();
+    for action in ["accept", "review", "record", "certify", "issue"] {
+        let (status, body) = fed.act(XUANWU, &token, &business_no, json!({"action": action})).await;
+        assert_eq!(status, 200, "{body}");
+        cert = body["certificate_id"].as_str().unwrap_or_default().to_owned();
+    }
+
+    // Follow the progress at the nation.
+    let start = Instant::now();
+    loop {
+        browser.go(&format!("{}/", fed.url(NATION))).await;
+        browser.fill("#q_business_no", &business_no).await;
+        browser.fill("#q_name", "张三").await;
+        browser.fill("#q_id_number", "110101199003074477").await;
+        browser.click("#query").await;
+        if browser
+            .script("return document.getElementById('state') ? document.getElementById('state').textContent : ''")
+            .await
+            == json!("已发证")
+        {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "progress never reached the nation");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(browser.text("#steps").await.contains("已受理"));
+    // No personal data on the page.
+    let html = browser.script("return document.body.innerHTML").await.as_str().unwrap().to_owned();
+    assert!(!html.contains("110101199003074477"));
+
+    // Verify the certificate from the link on the progress page.
+    browser.click("a[href^='/verify']").await;
+    assert_eq!(browser.text("#result").await, "有效");
+    assert!(browser.text("#number").await.starts_with("苏("));
+    assert!(browser.url().await.contains(&cert.replace('.', "%2E")) || browser.url().await.contains(&cert));
+
+    // A wrong name finds nothing.
+    browser
+        .go(&format!(
+            "{}/progress?business_no={business_no}&name=%E6%9D%8E%E5%9B%9B&id_number=110101199003074477",
+            fed.url(PROVINCE)
+        ))
+        .await;
+    assert!(browser.text("#error").await.contains("未找到"));
+
+    // Link navigation: apply at the nation for 秦淮区 and land on the county's portal, prefilled.
+    browser.go(&format!("{}/", fed.url(NATION))).await;
+    browser.fill("#unit_code", QINHUAI_UNIT).await;
+    browser.fill("#name", "王五").await;
+    browser.fill("#id_number", "110101199003074477").await;
+    browser.click("#submit").await;
+    let start = Instant::now();
+    while !browser.url().await.starts_with(&format!("{}/navigate?token=", fed.url(QINHUAI))) {
+        assert!(start.elapsed() < Duration::from_secs(10), "not navigated: {}", browser.url().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(browser.text("#navigated").await.contains("无需再次登录"));
+    assert_eq!(browser.value("#unit_code").await, QINHUAI_UNIT);
+    assert!(browser.text("header h1").await.contains("秦淮区"));
+    // Reloading the link (a replayed token) is refused.
+    browser.script("location.reload(); return true").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = browser.script("return document.body.textContent").await.as_str().unwrap_or_default().to_owned();
+    assert!(body.contains("token_replayed"), "{body}");
+
+    // A form post from elsewhere (no CSRF cookie) is refused.
+    let r = reqwest::Client::new()
+        .post(format!("{}/apply", fed.url(NATION)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={}&unit_code={XUANWU_UNIT}&kind=first&name=%E5%BC%A0%E4%B8%89&id_type=id_card&id_number=110101199003074477",
+            "0".repeat(32)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("CSRF"));
+
+    browser.quit().await;
+    fed.shutdown().await;
+}
