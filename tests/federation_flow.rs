@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(15);
 
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
 async fn run_to_issued(fed: &Federation, business_no: &str) -> Value {
     let token = fed.login(XUANWU, "xuanwu-clerk").await;
     let mut last = Value::Null;
@@ -135,6 +139,39 @@ async fn a_certificate_verifies_with_openssl() {
     };
     let out = verify("data.json");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Verified OK"), "{out:?}");
+
+    // The nation's answer proves the certificate is in its transparency log, under a tree head
+    // the nation signed.
+    let (_, v) = fed.get(NATION, &format!("/api/v1/certificates/{cert}/verify")).await;
+    let t = &v["transparency"];
+    let entry = t["entry"].as_str().unwrap();
+    let signed_data = std::fs::read(dir.path().join("data.json")).unwrap();
+    assert!(entry.contains(&federation::crypto::sm3_hex(&signed_data)), "{entry}");
+    let hash = |h: &Value| -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&hex_decode(h.as_str().unwrap()));
+        out
+    };
+    let path: Vec<[u8; 32]> = t["audit_path"].as_array().unwrap().iter().map(hash).collect();
+    let head = &t["tree_head"];
+    federation::merkle::verify_inclusion(
+        &federation::merkle::leaf_hash(entry.as_bytes()),
+        t["leaf_index"].as_u64().unwrap(),
+        head["size"].as_u64().unwrap(),
+        &path,
+        &hash(&head["root"]),
+    )
+    .unwrap();
+    let sth: federation::merkle::SignedTreeHead = serde_json::from_value(json!({
+        "head": {"log_id": head["log_id"], "size": head["size"], "root": head["root"], "timestamp": head["timestamp"]},
+        "key_id": head["key_id"], "signature": head["signature"]
+    }))
+    .unwrap();
+    let (_, info) = fed.get(NATION, "/api/v1/node").await;
+    let nation_key = federation::crypto::PublicKey::from_spki_pem(info["public_key_pem"].as_str().unwrap()).unwrap();
+    sth.verify(&nation_key).unwrap();
+    let (_, current) = fed.get(NATION, "/api/v1/transparency/head").await;
+    assert!(current["size"].as_u64().unwrap() >= head["size"].as_u64().unwrap());
     // One byte changed: OpenSSL refuses it.
     let mut data = std::fs::read(dir.path().join("data.json")).unwrap();
     let pos = data.iter().position(|b| *b == b'1').unwrap();

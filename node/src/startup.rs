@@ -128,6 +128,7 @@ impl Application {
             public_url,
             mutual_tls: server_tls.as_ref().is_some_and(|t| t.mutual),
             limiter: crate::http::limits::RateLimiter::new(settings.http.rate_limits),
+            tlog: Default::default(),
             settings,
         });
         enrol_children(&state).await?;

@@ -33,6 +33,8 @@ pub struct AppState {
     /// Peers must present a client certificate naming them on `/federation/v1`.
     pub mutual_tls: bool,
     pub limiter: crate::http::limits::RateLimiter,
+    /// The transparency log's tree, caught up from the database on demand.
+    pub tlog: std::sync::Mutex<federation::merkle::MemoryLog>,
 }
 
 impl AppState {
@@ -86,5 +88,51 @@ impl KeyRing for AppState {
             cache.insert(key_id.to_owned(), known.clone());
         }
         Some(known)
+    }
+}
+
+impl AppState {
+    /// Catch the in-memory tree up with committed leaves and sign its head.
+    pub fn tree_head(&self) -> Result<(federation::merkle::SignedTreeHead, u64), String> {
+        let mut conn = self.db.conn().map_err(|e| e.to_string())?;
+        let mut log = self.tlog.lock().unwrap_or_else(|p| p.into_inner());
+        let from = log.len() as i64;
+        let new = crate::store::tlog::leaves_from(&mut conn, from).map_err(|e| e.to_string())?;
+        log.extend_leaf_hashes(new);
+        let head = log.tree_head(self.me.as_str(), chrono::Utc::now().timestamp_millis());
+        let signed = federation::merkle::SignedTreeHead::sign(head, &self.key).map_err(|e| e.to_string())?;
+        Ok((signed, log.len()))
+    }
+
+    /// The inclusion proof of a certificate's leaf, with a fresh signed tree head.
+    pub fn transparency_proof(&self, certificate_id: &str) -> Result<Option<schemas::api::TransparencyProof>, String> {
+        let leaf = {
+            let mut conn = self.db.conn().map_err(|e| e.to_string())?;
+            crate::store::tlog::certificate_leaf(&mut conn, certificate_id).map_err(|e| e.to_string())?
+        };
+        let Some((index, entry)) = leaf else { return Ok(None) };
+        let (sth, size) = self.tree_head()?;
+        if index as u64 >= size {
+            return Ok(None);
+        }
+        let log = self.tlog.lock().unwrap_or_else(|p| p.into_inner());
+        let path = log.inclusion_proof(index as u64, sth.head.size).map_err(|e| e.to_string())?;
+        Ok(Some(schemas::api::TransparencyProof {
+            entry,
+            leaf_index: index as u64,
+            audit_path: path.iter().map(hex::encode).collect(),
+            tree_head: sth_view(&sth),
+        }))
+    }
+}
+
+pub fn sth_view(sth: &federation::merkle::SignedTreeHead) -> schemas::api::SignedTreeHeadView {
+    schemas::api::SignedTreeHeadView {
+        log_id: sth.head.log_id.clone(),
+        size: sth.head.size,
+        root: sth.head.root.clone(),
+        timestamp: sth.head.timestamp,
+        key_id: sth.key_id.clone(),
+        signature: sth.signature.clone(),
     }
 }

@@ -266,4 +266,32 @@ pub struct CertificateVerification {
     pub key_id: String,
     pub issued_at: DateTime<Utc>,
     pub answered_by: NodeId,
+    /// Proof that the answering node's transparency log holds this certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transparency: Option<TransparencyProof>,
+}
+
+/// A signed tree head of a node's transparency log (SM3 Merkle tree, RFC 9162 style). The
+/// signature (SM2, base64 DER) covers the UTF-8 of `bdc-sth-v1|{log_id}|{size}|{root}|{timestamp}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignedTreeHeadView {
+    pub log_id: String,
+    pub size: u64,
+    /// Root hash, 64 lowercase hex digits.
+    pub root: String,
+    /// Unix milliseconds.
+    pub timestamp: i64,
+    pub key_id: String,
+    pub signature: String,
+}
+
+/// Inclusion of a certificate's leaf in the answering node's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TransparencyProof {
+    /// The leaf bytes: `bdc-tlog-v1|certificate|{id}|{SM3 hex of the signed content}|{signature}`.
+    pub entry: String,
+    pub leaf_index: u64,
+    /// RFC 9162 inclusion path, hex, from the leaf upward.
+    pub audit_path: Vec<String>,
+    pub tree_head: SignedTreeHeadView,
 }

@@ -32,6 +32,8 @@ use crate::registration::*;
         certificate_signed_data,
         certificate_signature,
         certificate_issuer_key,
+        transparency_head,
+        audit_query,
         navigate,
         post_envelope,
         post_application_envelope
@@ -60,6 +62,8 @@ use crate::registration::*;
         CertificateContent,
         CertificateStatus,
         CertificateVerification,
+        TransparencyProof,
+        SignedTreeHeadView,
         RegistrationKind,
         Stage,
         Action,
@@ -138,6 +142,16 @@ fn certificate_signature() {}
 #[utoipa::path(get, path = "/api/v1/certificates/{id}/issuer-key.pem", params(("id" = String, Path,)),
     responses((status = 200, content_type = "application/x-pem-file", description = "issuer SPKI PEM")))]
 fn certificate_issuer_key() {}
+
+#[utoipa::path(get, path = "/api/v1/transparency/head",
+    responses((status = 200, body = SignedTreeHeadView, description = "the node's current signed tree head")))]
+fn transparency_head() {}
+
+#[utoipa::path(get, path = "/api/v1/audit", security(("bearer" = [])),
+    params(("from" = Option<String>, Query,), ("to" = Option<String>, Query,), ("actor" = Option<String>, Query,),
+           ("kind" = Option<String>, Query,), ("business_no" = Option<String>, Query,), ("format" = Option<String>, Query, description = "json or csv")),
+    responses((status = 200, description = "audit records of the auditor's office"), (status = 403, body = ErrorBody)))]
+fn audit_query() {}
 
 #[utoipa::path(get, path = "/navigate", params(("token" = String, Query,)),
     responses((status = 200, description = "the office portal, prefilled"), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]

@@ -188,3 +188,13 @@ diesel::table! {
         at -> Timestamp,
     }
 }
+
+diesel::table! {
+    tlog (idx) {
+        idx -> BigInt,
+        leaf_hash -> Text,
+        certificate_id -> Text,
+        entry -> Text,
+        at -> Timestamp,
+    }
+}

@@ -60,7 +60,12 @@ pub async fn verification(state: &web::Data<AppState>, id: String) -> Result<Cer
     let row = load(state, id).await?;
     let state2 = state.clone();
     let row2 = row.clone();
-    let (signature_valid, problem) = blocking(move || Ok(check(&state2, &row2))).await?;
+    let (signature_valid, problem, transparency) = blocking(move || {
+        let (ok, problem) = check(&state2, &row2);
+        let proof = state2.transparency_proof(&row2.id).map_err(ApiError::internal)?;
+        Ok((ok, problem, proof))
+    })
+    .await?;
     let status = parse_status(&row.status);
     let valid = signature_valid && status == CertificateStatus::Valid;
     let reason = if !signature_valid {
@@ -84,7 +89,15 @@ pub async fn verification(state: &web::Data<AppState>, id: String) -> Result<Cer
         key_id: row.key_id.clone(),
         issued_at: row.issued_at.and_utc(),
         answered_by: state.me.clone(),
+        transparency,
     })
+}
+
+/// The node's current signed tree head.
+pub async fn tree_head(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let s = state.clone();
+    let (sth, _) = blocking(move || s.tree_head().map_err(ApiError::internal)).await?;
+    Ok(HttpResponse::Ok().json(crate::state::sth_view(&sth)))
 }
 
 pub async fn signed_data(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -44,7 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/certificates/{id}/verify", web::get().to(certificates::verify_certificate))
                 .route("/certificates/{id}/signed-data", web::get().to(certificates::signed_data))
                 .route("/certificates/{id}/signature.der", web::get().to(certificates::signature))
-                .route("/certificates/{id}/issuer-key.pem", web::get().to(certificates::issuer_key)),
+                .route("/certificates/{id}/issuer-key.pem", web::get().to(certificates::issuer_key))
+                .route("/transparency/head", web::get().to(certificates::tree_head)),
         )
         .service(
             web::scope("/federation/v1")

@@ -57,6 +57,18 @@ fn content_context(id: &str) -> String {
 /// Store a certificate; its content (which shows the holders) is sealed at rest.
 pub fn insert_record(conn: &mut AnyConnection, sealer: &Sealer, c: &CertificateRecord) -> QueryResult<usize> {
     let sealed = sealer.seal_str(&c.content, &content_context(c.id.as_str()));
+    let inserted = insert_sealed(conn, c, &sealed)?;
+    if inserted == 1 {
+        super::tlog::append(
+            conn,
+            c.id.as_str(),
+            &super::tlog::certificate_entry(c.id.as_str(), &c.content, &c.signature),
+        )?;
+    }
+    Ok(inserted)
+}
+
+fn insert_sealed(conn: &mut AnyConnection, c: &CertificateRecord, sealed: &str) -> QueryResult<usize> {
     with_inner!(conn, |x| diesel::insert_into(certificates::table)
         .values((
             certificates::id.eq(c.id.as_str()),
@@ -65,7 +77,7 @@ pub fn insert_record(conn: &mut AnyConnection, sealer: &Sealer, c: &CertificateR
             certificates::business_no.eq(c.business_no.as_str()),
             certificates::issuer_node.eq(c.issuer_node.as_str()),
             certificates::key_id.eq(&c.key_id),
-            certificates::content.eq(&sealed),
+            certificates::content.eq(sealed),
             certificates::signature.eq(&c.signature),
             certificates::status.eq("valid"),
             certificates::status_reason.eq(""),
@@ -77,6 +89,7 @@ pub fn insert_record(conn: &mut AnyConnection, sealer: &Sealer, c: &CertificateR
 }
 
 pub fn set_status(conn: &mut AnyConnection, id: &str, status: CertificateStatus, reason: &str) -> QueryResult<usize> {
+    super::tlog::append(conn, id, &super::tlog::status_entry(id, status_name(status), reason))?;
     diesel::update(certificates::table.filter(certificates::id.eq(id)))
         .set((
             certificates::status.eq(status_name(status)),

@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod outbox;
 pub mod staff;
 pub mod tickets;
+pub mod tlog;
 
 use chrono::{NaiveDateTime, Utc};
 
