@@ -175,6 +175,42 @@ async fn the_inbox_verifies_before_it_stores() {
         403,
         "origin_not_allowed",
     ));
+    // A county speaking about another office's business inside its own batch.
+    let mut smuggled = events("320102", 4..=4);
+    if let EventBody::Progress(p) = &mut smuggled[0].body {
+        p.business_no = BusinessNo::parse("32010420261129000001").unwrap();
+    }
+    let smuggled = seal_batch(&county.origin, &county.me, &county.key, &smuggled).unwrap();
+    let smuggled = serde_json::to_vec(&envelope(vec![smuggled])).unwrap();
+    bad.push((
+        "another office's business",
+        smuggled.clone(),
+        signed_headers("nj-xuanwu", &county.key, &smuggled),
+        403,
+        "origin_not_allowed",
+    ));
+    // A county enrolling a key (it has no children).
+    let enrol = vec![Event {
+        origin: county.origin.clone(),
+        seq: 4,
+        occurred_at: Utc::now(),
+        body: EventBody::Enrolment(schemas::envelope::Enrolment {
+            node_id: NodeId::parse("nj-qinhuai").unwrap(),
+            division: DivisionCode::parse("320102").unwrap(),
+            key_id: stranger.key_id(),
+            public_key_pem: stranger.public_key().to_spki_pem().unwrap(),
+        }),
+    }];
+    let enrol =
+        serde_json::to_vec(&envelope(vec![seal_batch(&county.origin, &county.me, &county.key, &enrol).unwrap()]))
+            .unwrap();
+    bad.push((
+        "a county enrolling",
+        enrol.clone(),
+        signed_headers("nj-xuanwu", &county.key, &enrol),
+        403,
+        "origin_not_allowed",
+    ));
     // The origin batch altered after the county signed it (the envelope itself re-signed).
     let mut altered = county.batch(4..=5);
     altered.events = altered.events.replace("\"submitted\"", "\"issued\"");

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use schemas::envelope::{Envelope, EnvelopeBody, Event, EventBody, OriginBatch, WIRE_VERSION};
-use schemas::ids::NodeId;
+use schemas::ids::{DivisionCode, NodeId};
 
 use crate::crypto::PublicKey;
 use crate::error::FederationError;
@@ -64,11 +64,39 @@ fn ulid_ok(id: &str) -> Option<()> {
 /// Keys a node trusts for origin signatures beyond its direct peers.
 pub trait KeyRing {
     fn find(&self, key_id: &str) -> Option<KnownKey>;
+    /// The node that hosts an office, when an enrolment named one.
+    fn owner_of(&self, office: &DivisionCode) -> Option<NodeId>;
 }
 
 impl KeyRing for HashMap<String, KnownKey> {
     fn find(&self, key_id: &str) -> Option<KnownKey> {
         self.get(key_id).cloned()
+    }
+    fn owner_of(&self, office: &DivisionCode) -> Option<NodeId> {
+        self.values().find(|k| k.division.contains(office)).map(|k| k.node_id.clone())
+    }
+}
+
+/// An event may only speak for its own origin office: its business number, its certificate's
+/// issuer and identifier must all belong to that office.
+fn check_event_origin(origin: &DivisionCode, body: &EventBody) -> Result<(), String> {
+    let issuer_ok = |id: &schemas::ids::CertificateId| {
+        // An issuer given as a credit code cannot be placed; a division code must be the origin.
+        id.issuer().len() != 6 || id.issuer() == origin.as_str()
+    };
+    match body {
+        EventBody::Progress(p) if &p.business_no.division() != origin => {
+            Err(format!("progress of {} in a batch of {origin}", p.business_no))
+        }
+        EventBody::Certificate(c)
+            if &c.issuer != origin || &c.business_no.division() != origin || !issuer_ok(&c.id) =>
+        {
+            Err(format!("certificate {} in a batch of {origin}", c.id))
+        }
+        EventBody::CertificateStatus(s) if !issuer_ok(&s.id) => {
+            Err(format!("status of certificate {} in a batch of {origin}", s.id))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -109,7 +137,15 @@ pub fn open_batches(
                 sender: sender.node_id.to_string(),
             });
         }
+        let not_allowed = || FederationError::OriginNotAllowed {
+            origin: batch.origin.to_string(),
+            sender: sender.node_id.to_string(),
+        };
         let key: PublicKey = if batch.origin_node == sender.node_id {
+            // The sender signs only for offices it hosts itself, never for one a child of its hosts.
+            if keyring.owner_of(&batch.origin).is_some_and(|owner| owner != sender.node_id) {
+                return Err(not_allowed());
+            }
             sender.key(&batch.key_id).cloned().ok_or_else(|| FederationError::UnknownKey(batch.key_id.clone()))?
         } else {
             let known = learned
@@ -124,9 +160,13 @@ pub fn open_batches(
         };
         let events = open_batch(batch, &key)?;
         for event in &events {
+            check_event_origin(&batch.origin, &event.body).map_err(|_| not_allowed())?;
             if let EventBody::Enrolment(e) = &event.body {
-                // A node may only introduce offices below its own.
-                if !sender.division.contains(&e.division) {
+                // Only the sender itself introduces its children: offices strictly below its own
+                // division, hosted by other nodes. A county has nothing below it to enrol.
+                let own = batch.origin == sender.division && batch.origin_node == sender.node_id;
+                let below = sender.division.contains(&e.division) && e.division != sender.division;
+                if !own || !below || e.node_id == sender.node_id {
                     return Err(FederationError::OriginNotAllowed {
                         origin: e.division.to_string(),
                         sender: sender.node_id.to_string(),
@@ -136,6 +176,12 @@ pub fn open_batches(
                     .map_err(|_| FederationError::Malformed("enrolment key".into()))?;
                 if key.key_id() != e.key_id {
                     return Err(FederationError::Malformed("enrolment key id".into()));
+                }
+                // A key already bound to another node or office cannot be rebound.
+                if let Some(known) = keyring.find(&e.key_id)
+                    && (known.node_id != e.node_id || known.division != e.division)
+                {
+                    return Err(FederationError::UnknownKey(e.key_id.clone()));
                 }
                 learned.insert(
                     e.key_id.clone(),

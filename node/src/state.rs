@@ -89,6 +89,12 @@ impl KeyRing for AppState {
         }
         Some(known)
     }
+
+    fn owner_of(&self, office: &DivisionCode) -> Option<NodeId> {
+        let mut conn = self.db.conn().ok()?;
+        let owner = crate::store::inbox::owner_of(&mut conn, office.as_str()).ok()??;
+        NodeId::parse(&owner).ok()
+    }
 }
 
 impl AppState {

@@ -109,11 +109,7 @@ async fn receive_events(
             Err(InboxError::Replayed) => return Err(ApiError::new(ErrorCode::ReplayedEnvelope)),
             Err(InboxError::Db(e)) => return Err(ApiError::internal(e.to_string())),
         };
-        if let Ok(mut cache) = state2.key_cache.write() {
-            for k in learned {
-                cache.insert(k.key.key_id(), k);
-            }
-        }
+        // Learned keys are read back from the database (first binding wins), not cached here.
         tracing::debug!(accepted = stored.accepted, duplicates = stored.duplicates, "envelope stored");
         Ok(DeliveryReceipt {
             v: WIRE_VERSION,

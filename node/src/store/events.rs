@@ -99,8 +99,11 @@ pub fn emit(
 
 /// All events about one business number, in sequence order.
 pub fn for_business(conn: &mut AnyConnection, sealer: &Sealer, business_no: &str) -> QueryResult<Vec<Event>> {
+    // Only the office a business number belongs to speaks about it.
+    let office = business_no.get(..6).unwrap_or_default();
     let rows: Vec<(String, i64, String)> = events::table
         .filter(events::business_no.eq(business_no))
+        .filter(events::division.eq(office))
         .order((events::division.asc(), events::seq.asc()))
         .select((events::division, events::seq, events::body))
         .load(conn)?;

@@ -206,3 +206,8 @@ pub fn record_child_key(conn: &mut AnyConnection, key: &KnownKey) -> Result<bool
         .execute(c))?;
     Ok(n == 1)
 }
+
+/// The node an enrolment bound to an office (exact division), if any.
+pub fn owner_of(conn: &mut AnyConnection, office: &str) -> QueryResult<Option<String>> {
+    known_keys::table.filter(known_keys::division.eq(office)).select(known_keys::node_id).first(conn).optional()
+}
