@@ -68,6 +68,11 @@ pub async fn place_application(
 ) -> Result<(ApplicationAnswer, u16), ApiError> {
     // Check everything first, at every level: bad input changes nothing anywhere.
     let parties = check_parties(&request.applicants).map_err(|e| ApiError::with_message(e.code, e.message))?;
+    if let Some(location) = &request.location
+        && (location.chars().count() > 200 || location.chars().any(char::is_control))
+    {
+        return Err(ApiError::with_message(ErrorCode::InvalidField, "坐落不能超过200字，且不能含控制字符"));
+    }
     let target = target_division(&request)?;
     match state.router.route(&target) {
         Route::Local(office_division) => {
@@ -164,6 +169,28 @@ async fn forward(
     let peer = state.directory.get(&child).ok_or_else(|| ApiError::internal("child without peer"))?;
     // A ticket names the application across retries, so the office keeps it once.
     let ticket = ticket.unwrap_or_else(|| ulid::Ulid::new().to_string());
+    // A retried delivery of a ticket this node already handled gets the answer it got before.
+    let (db, t) = (state.db.clone(), ticket.clone());
+    let known = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(store::tickets::get(&mut conn, &t)?)
+    })
+    .await?;
+    if let Some((office, _, answer)) = known {
+        return Ok(match answer.as_deref().and_then(|a| serde_json::from_str::<ApplicationAnswer>(a).ok()) {
+            Some(a @ ApplicationAnswer::Queued(_)) => (a, 202),
+            Some(a) => (a, 200),
+            None => (
+                ApplicationAnswer::Queued(QueuedReceipt {
+                    ticket,
+                    office: DivisionCode::parse(&office)?,
+                    queued_at_node: state.me.clone(),
+                    queued_at: Utc::now(),
+                }),
+                202,
+            ),
+        });
+    }
     let forwarded = ForwardedApplication { ticket: Some(ticket.clone()), entry_node, application: request };
     let timeout = Duration::from_millis(state.settings.federation.forward_timeout_ms);
     match state.client.send_application(peer, request_id, forwarded.clone(), timeout).await {

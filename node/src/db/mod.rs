@@ -167,15 +167,21 @@ impl Db {
     where
         E: From<DbError> + From<DieselError>,
     {
-        let mut conn = self.conn()?;
-        let conn: &mut AnyConnection = &mut conn;
         match self.backend {
             Backend::Sqlite => {
-                // A poisoned lock only means another writer panicked; the database is intact.
+                // Take the writer lock before a pooled connection, so waiting writers do not hold
+                // connections that readers need. A poisoned lock only means another writer
+                // panicked; the database is intact.
                 let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+                let mut conn = self.conn()?;
+                let conn: &mut AnyConnection = &mut conn;
                 conn.transaction(f)
             }
-            Backend::Postgres => conn.transaction(f),
+            Backend::Postgres => {
+                let mut conn = self.conn()?;
+                let conn: &mut AnyConnection = &mut conn;
+                conn.transaction(f)
+            }
         }
     }
 }

@@ -36,9 +36,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     }
     let db = state.db.clone();
     let outcome = blocking(move || {
-        let checked = db.write(|conn| {
-            store::staff::check_password(conn, &login.username, &login.password).map_err(ApiError::from)
-        })?;
+        let checked = store::staff::check_password(&db, &login.username, &login.password)?;
         match checked {
             Login::Ok(id, division, role) => {
                 let (token, expires_at) =

@@ -81,52 +81,50 @@ pub enum Login {
     Locked,
 }
 
-/// Check a password; count failures and lock the account after [`MAX_FAILED_LOGINS`].
-/// Runs in a write transaction. An unknown user and a wrong password look the same.
-pub fn check_password(conn: &mut AnyConnection, username: &str, password: &str) -> QueryResult<Login> {
-    let row: Option<(i64, String, String, String, i64, Option<chrono::NaiveDateTime>)> = staff::table
-        .filter(staff::username.eq(username))
-        .select((
-            staff::id,
-            staff::division,
-            staff::password_hash,
-            staff::role,
-            staff::failed_logins,
-            staff::locked_until,
-        ))
-        .first(conn)
-        .optional()?;
-    let Some((id, division, hash, role, failed, locked_until)) = row else {
-        // Spend the same effort as a real check, so timing does not tell which names exist.
+/// Check a password: read the account, run argon2 without holding any write lock, then record
+/// the outcome in a short write (failures count; [`MAX_FAILED_LOGINS`] lock the account).
+/// An unknown user and a wrong password cost the same and look the same.
+pub fn check_password(db: &crate::db::Db, username: &str, password: &str) -> Result<Login, crate::db::DbError> {
+    let row: Option<(i64, String, String, String, Option<chrono::NaiveDateTime>)> = {
+        let mut conn = db.conn()?;
+        staff::table
+            .filter(staff::username.eq(username))
+            .select((staff::id, staff::division, staff::password_hash, staff::role, staff::locked_until))
+            .first(&mut conn)
+            .optional()?
+    };
+    let Some((id, division, hash, role, locked_until)) = row else {
         if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
             let _ = Argon2::default().hash_password(password.as_bytes(), &salt);
         }
         return Ok(Login::BadCredentials);
     };
-    let now = super::now();
-    if locked_until.is_some_and(|t| t > now) {
-        return Ok(Login::Locked);
-    }
     let good =
         PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
-    if good {
-        diesel::update(staff::table.filter(staff::id.eq(id)))
-            .set((staff::failed_logins.eq(0i64), staff::locked_until.eq(None::<chrono::NaiveDateTime>)))
-            .execute(conn)?;
-        return Ok(Login::Ok(id, division, role));
-    }
-    let failed = failed + 1;
-    if failed >= MAX_FAILED_LOGINS {
-        diesel::update(staff::table.filter(staff::id.eq(id)))
-            .set((
-                staff::failed_logins.eq(0i64),
-                staff::locked_until.eq(Some(now + Duration::minutes(LOCKOUT_MINUTES))),
-            ))
-            .execute(conn)?;
-        return Ok(Login::Locked);
-    }
-    diesel::update(staff::table.filter(staff::id.eq(id))).set(staff::failed_logins.eq(failed)).execute(conn)?;
-    Ok(Login::BadCredentials)
+    db.write(|conn| {
+        let now = super::now();
+        if locked_until.is_some_and(|t| t > now) {
+            return Ok(Login::Locked);
+        }
+        if good {
+            diesel::update(staff::table.filter(staff::id.eq(id)))
+                .set((staff::failed_logins.eq(0i64), staff::locked_until.eq(None::<chrono::NaiveDateTime>)))
+                .execute(conn)?;
+            return Ok(Login::Ok(id, division, role));
+        }
+        let failed: i64 = staff::table.filter(staff::id.eq(id)).select(staff::failed_logins).first(conn)?;
+        if failed + 1 >= MAX_FAILED_LOGINS {
+            diesel::update(staff::table.filter(staff::id.eq(id)))
+                .set((
+                    staff::failed_logins.eq(0i64),
+                    staff::locked_until.eq(Some(now + Duration::minutes(LOCKOUT_MINUTES))),
+                ))
+                .execute(conn)?;
+            return Ok(Login::Locked);
+        }
+        diesel::update(staff::table.filter(staff::id.eq(id))).set(staff::failed_logins.eq(failed + 1)).execute(conn)?;
+        Ok(Login::BadCredentials)
+    })
 }
 
 /// Open a session; returns the bearer token and its expiry.

@@ -13,16 +13,18 @@ pub fn create(
     answer: Option<&ApplicationAnswer>,
 ) -> QueryResult<()> {
     let text = answer.and_then(|a| serde_json::to_string(a).ok());
-    diesel::insert_into(tickets::table)
+    let now = super::now();
+    crate::with_inner!(conn, |c| diesel::insert_into(tickets::table)
         .values((
             tickets::ticket.eq(ticket),
             tickets::division.eq(division),
-            tickets::created_at.eq(super::now()),
-            tickets::delivered_at.eq(text.as_ref().map(|_| super::now())),
-            tickets::answer.eq(text),
+            tickets::created_at.eq(now),
+            tickets::delivered_at.eq(text.as_ref().map(|_| now)),
+            tickets::answer.eq(&text),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .on_conflict_do_nothing()
+        .execute(c))
+    .map(|_| ())
 }
 
 /// (division, delivered, answer JSON)
