@@ -96,6 +96,63 @@ pub fn build_batches(client: &PeerClient, items: &[OutboxItem]) -> Result<Vec<Or
     Ok(batches)
 }
 
+/// Most bytes (estimated) of event data one envelope carries. A receiver refuses a body above its
+/// `http.max_body_bytes` (1 MiB by default) with 413, and the same rows would be refused on every
+/// retry: the lane would be stuck for good. A backlog (say, after the parent was down) easily holds
+/// 500 forwarded batches of several events each, so an envelope is cut by size as well as by
+/// `batch_limit`. Half of the default limit leaves room for the envelope's own fields.
+pub const MAX_ENVELOPE_BYTES: usize = 512 * 1024;
+
+/// Counts the bytes a value serialises to, without keeping them.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// About how many bytes an item adds to an events envelope.
+fn envelope_bytes(item: &OutboxItem) -> usize {
+    match item {
+        // The batch's event text travels as a JSON string inside the envelope, so its quotes are
+        // escaped (about +15 %): count a quarter more, plus the batch's other fields.
+        OutboxItem::Forward { batch, .. } => {
+            batch.events.len() + batch.events.len() / 4 + batch.signature.len() + batch.key_id.len() + 128
+        }
+        OutboxItem::Local { event, .. } => {
+            let mut n = ByteCount(0);
+            let _ = serde_json::to_writer(&mut n, event);
+            n.0 + n.0 / 4 + 1
+        }
+        OutboxItem::Application { .. } => 0,
+    }
+}
+
+/// The events that go in the next envelope: the leading run of event items (an application goes
+/// on its own), cut at [`MAX_ENVELOPE_BYTES`] — but always at least one item, so that progress is
+/// made. A prefix, so commit order (and order per origin) holds.
+pub fn next_envelope(items: Vec<OutboxItem>) -> Vec<OutboxItem> {
+    let mut bytes = 0usize;
+    let mut out = Vec::new();
+    for item in items {
+        if matches!(item, OutboxItem::Application { .. }) {
+            break;
+        }
+        let b = envelope_bytes(&item);
+        if !out.is_empty() && bytes + b > MAX_ENVELOPE_BYTES {
+            break;
+        }
+        bytes += b;
+        out.push(item);
+    }
+    out
+}
+
 /// Outcome of one delivery round, for tests and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Round {
@@ -103,7 +160,8 @@ pub enum Round {
     Sent(usize),
 }
 
-/// Deliver one round to `peer`: whatever is pending, up to the batch limit.
+/// Deliver one round to `peer`: whatever is pending, up to the batch limit and
+/// [`MAX_ENVELOPE_BYTES`].
 pub async fn deliver_once(
     client: &PeerClient,
     peer: &Peer,
@@ -137,8 +195,7 @@ pub async fn deliver_once(
         .map_err(|e| e.to_string())??;
         return Ok(Round::Sent(1));
     }
-    let events: Vec<OutboxItem> =
-        items.into_iter().take_while(|i| !matches!(i, OutboxItem::Application { .. })).collect();
+    let events = next_envelope(items);
     let ids: Vec<i64> = events.iter().map(OutboxItem::id).collect();
     let batches = build_batches(client, &events)?;
     let receipt = client.send_events(peer, &request_id, batches, config.timeout).await.map_err(|e| e.to_string())?;
@@ -190,5 +247,76 @@ pub async fn run_peer_worker(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use schemas::envelope::{Enrolment, EventBody};
+
+    fn local(id: i64, pad: usize) -> OutboxItem {
+        let event = Event {
+            origin: DivisionCode::parse("320102").expect("division"),
+            seq: id as u64,
+            occurred_at: Utc::now(),
+            body: EventBody::Enrolment(Enrolment {
+                node_id: NodeId::parse("nj-xuanwu").expect("node"),
+                division: DivisionCode::parse("320102").expect("division"),
+                key_id: "0123456789abcdef".into(),
+                public_key_pem: "x".repeat(pad),
+            }),
+        };
+        OutboxItem::Local { id, event }
+    }
+
+    fn forward(id: i64, event_bytes: usize) -> OutboxItem {
+        OutboxItem::Forward {
+            id,
+            batch: OriginBatch {
+                origin: DivisionCode::parse("320102").expect("division"),
+                origin_node: NodeId::parse("nj-xuanwu").expect("node"),
+                key_id: "0123456789abcdef".into(),
+                events: "e".repeat(event_bytes),
+                signature: "s".repeat(96),
+            },
+        }
+    }
+
+    fn ids(items: &[OutboxItem]) -> Vec<i64> {
+        items.iter().map(OutboxItem::id).collect()
+    }
+
+    #[test]
+    fn an_envelope_is_cut_by_size_in_commit_order() {
+        // 500 forwarded batches of ~3 KB: about 1.9 MB in all, more than a receiver takes.
+        let items: Vec<OutboxItem> = (1..=500).map(|i| forward(i, 3000)).collect();
+        let first = next_envelope(items.clone());
+        assert!(first.len() < 500 && !first.is_empty());
+        assert_eq!(ids(&first), (1..=first.len() as i64).collect::<Vec<_>>());
+        let bytes: usize = first.iter().map(envelope_bytes).sum();
+        assert!(bytes <= MAX_ENVELOPE_BYTES, "{bytes}");
+        // Local events are measured as they serialise.
+        let locals: Vec<OutboxItem> = (1..=500).map(|i| local(i, 2000)).collect();
+        let cut = next_envelope(locals);
+        assert!(cut.len() < 500 && !cut.is_empty());
+    }
+
+    #[test]
+    fn an_oversized_item_still_goes_alone_and_applications_stop_the_run() {
+        let big = next_envelope(vec![forward(1, 2 * MAX_ENVELOPE_BYTES), forward(2, 10)]);
+        assert_eq!(ids(&big), vec![1]);
+        let small: Vec<OutboxItem> = (1..=500).map(|i| local(i, 10)).collect();
+        assert_eq!(next_envelope(small).len(), 500);
+        let app = OutboxItem::Application {
+            id: 3,
+            application: serde_json::from_value(serde_json::json!({
+                "entry_node": "nation",
+                "application": {"unit_code": "320102003001GB00012F00010203", "kind": "first", "applicants": []}
+            }))
+            .expect("application"),
+        };
+        assert_eq!(ids(&next_envelope(vec![local(1, 10), forward(2, 10), app, local(4, 10)])), vec![1, 2]);
     }
 }
