@@ -43,10 +43,15 @@ fn signature_of(req: &HttpRequest) -> Result<BodySignature, ApiError> {
     }
 }
 
-/// Answer with a body signed by this node.
-fn signed<T: serde::Serialize>(state: &AppState, value: &T) -> Result<HttpResponse, ApiError> {
+/// Answer with a body signed by this node (the SM2 signature is computed off the async threads).
+async fn signed<T: serde::Serialize>(state: &web::Data<AppState>, value: &T) -> Result<HttpResponse, ApiError> {
     let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(e.to_string()))?;
-    let sig = sign_body(&state.me, &state.key, &body);
+    let s = state.clone();
+    let (body, sig) = blocking(move || {
+        let sig = sign_body(&s.me, &s.key, &body);
+        Ok((body, sig))
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((HEADER_NODE, sig.node))
@@ -124,7 +129,7 @@ async fn receive_events(
     if receipt.accepted > 0 {
         state.wake_parent();
     }
-    signed(&state, &receipt)
+    signed(&state, &receipt).await
 }
 
 /// An application forwarded by the parent (interface navigation).
@@ -158,4 +163,5 @@ async fn receive_application(
         place_application(state, forwarded.application, forwarded.entry_node, forwarded.ticket, &envelope.request_id)
             .await?;
     signed(state, &ApplicationReceipt { v: WIRE_VERSION, envelope_id: envelope.id, receiver: state.me.clone(), answer })
+        .await
 }

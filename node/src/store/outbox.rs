@@ -82,10 +82,18 @@ impl OutboxStore for DbOutbox {
     fn delivered(&self, peer: &NodeId, ids: &[i64]) -> Result<(), String> {
         self.db
             .write(|conn| {
-                diesel::update(outbox::table.filter(outbox::peer.eq(peer.as_str())).filter(outbox::id.eq_any(ids)))
-                    .set(outbox::delivered_at.eq(Some(super::now())))
-                    .execute(conn)
-                    .map_err(crate::db::DbError::from)
+                // The ids are a prefix of the peer's pending rows (one worker per peer), so one
+                // range update with a stable statement marks them all.
+                let max = ids.iter().copied().max().unwrap_or(0);
+                diesel::update(
+                    outbox::table
+                        .filter(outbox::peer.eq(peer.as_str()))
+                        .filter(outbox::delivered_at.is_null())
+                        .filter(outbox::id.le(max)),
+                )
+                .set(outbox::delivered_at.eq(Some(super::now())))
+                .execute(conn)
+                .map_err(crate::db::DbError::from)
             })
             .map(|_| ())
             .map_err(|e| e.to_string())
