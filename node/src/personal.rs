@@ -59,45 +59,42 @@ impl Sealer {
         &self.key_id
     }
 
+    fn seal_bytes(&self, plain: &[u8], context: &str) -> String {
+        let sealed = self.key.encrypt(plain, context.as_bytes());
+        format!("sm4gcm:{}:{}", self.key_id, b64(&sealed))
+    }
+
+    fn open_bytes(&self, sealed: &str, context: &str) -> Result<Vec<u8>, SealError> {
+        let mut parts = sealed.splitn(3, ':');
+        let (Some("sm4gcm"), Some(key_id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(SealError::Format);
+        };
+        if key_id != self.key_id {
+            return Err(SealError::UnknownKey(key_id.to_owned()));
+        }
+        let bytes = unb64(data).map_err(|_| SealError::Format)?;
+        self.key.decrypt(&bytes, context.as_bytes()).map_err(|_| SealError::Tampered)
+    }
+
     /// Encrypt; `context` (e.g. the business number) is bound as associated data, so a ciphertext
     /// moved to another row does not open.
     pub fn seal<T: Serialize>(&self, value: &Personal<T>, context: &str) -> String {
         // Serializing plain data structures to JSON cannot fail.
-        let plain = serde_json::to_vec(value.expose()).unwrap_or_default();
-        let sealed = self.key.encrypt(&plain, context.as_bytes());
-        format!("sm4gcm:{}:{}", self.key_id, b64(&sealed))
+        self.seal_bytes(&serde_json::to_vec(value.expose()).unwrap_or_default(), context)
+    }
+
+    pub fn open<T: DeserializeOwned>(&self, sealed: &str, context: &str) -> Result<Personal<T>, SealError> {
+        let plain = self.open_bytes(sealed, context)?;
+        serde_json::from_slice(&plain).map(Personal::new).map_err(|e| SealError::Parse(e.to_string()))
     }
 
     /// Seal text that may hold personal data (an event body, a certificate's content).
     pub fn seal_str(&self, text: &str, context: &str) -> String {
-        let sealed = self.key.encrypt(text.as_bytes(), context.as_bytes());
-        format!("sm4gcm:{}:{}", self.key_id, b64(&sealed))
+        self.seal_bytes(text.as_bytes(), context)
     }
 
     pub fn open_str(&self, sealed: &str, context: &str) -> Result<String, SealError> {
-        let mut parts = sealed.splitn(3, ':');
-        let (Some("sm4gcm"), Some(key_id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(SealError::Format);
-        };
-        if key_id != self.key_id {
-            return Err(SealError::UnknownKey(key_id.to_owned()));
-        }
-        let bytes = unb64(data).map_err(|_| SealError::Format)?;
-        let plain = self.key.decrypt(&bytes, context.as_bytes()).map_err(|_| SealError::Tampered)?;
-        String::from_utf8(plain).map_err(|e| SealError::Parse(e.to_string()))
-    }
-
-    pub fn open<T: DeserializeOwned>(&self, sealed: &str, context: &str) -> Result<Personal<T>, SealError> {
-        let mut parts = sealed.splitn(3, ':');
-        let (Some("sm4gcm"), Some(key_id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(SealError::Format);
-        };
-        if key_id != self.key_id {
-            return Err(SealError::UnknownKey(key_id.to_owned()));
-        }
-        let bytes = unb64(data).map_err(|_| SealError::Format)?;
-        let plain = self.key.decrypt(&bytes, context.as_bytes()).map_err(|_| SealError::Tampered)?;
-        serde_json::from_slice(&plain).map(Personal::new).map_err(|e| SealError::Parse(e.to_string()))
+        String::from_utf8(self.open_bytes(sealed, context)?).map_err(|e| SealError::Parse(e.to_string()))
     }
 }
 
