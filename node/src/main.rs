@@ -43,6 +43,15 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Verify a downloaded certificate package offline: the signature over the content with the
+    /// issuer's key, the identifier's check character and that the content names it.
+    VerifyCert {
+        /// A package from GET /api/v1/certificates/{id}/package
+        file: PathBuf,
+        /// Trust this issuer key (SPKI PEM) instead of the one inside the package.
+        #[arg(long)]
+        issuer_key: Option<PathBuf>,
+    },
     /// The audit log: verify the chain, export records.
     Audit {
         #[command(subcommand)]
@@ -197,6 +206,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "json" => println!("{}", serde_json::to_string_pretty(&records)?),
                 other => anyhow::bail!("unknown format {other}: csv or json"),
             }
+            Ok(())
+        }
+        Command::VerifyCert { file, issuer_key } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let package: schemas::api::CertificatePackage =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("not a certificate package: {e}"))?;
+            let pem = match issuer_key {
+                Some(p) => std::fs::read_to_string(&p)?,
+                None => package.issuer_public_key_pem.clone(),
+            };
+            let key = federation::crypto::PublicKey::from_spki_pem(&pem)?;
+            let der = federation::crypto::unb64(&package.signature)?;
+            key.verify(package.content.as_bytes(), &der).map_err(|_| {
+                anyhow::anyhow!("INVALID: the signature does not verify (content changed or wrong key)")
+            })?;
+            let content: schemas::api::CertificateContent = serde_json::from_str(&package.content)
+                .map_err(|e| anyhow::anyhow!("INVALID: signed content is not a certificate: {e}"))?;
+            if content.id != package.id {
+                anyhow::bail!("INVALID: the signed content names {} not {}", content.id, package.id);
+            }
+            println!("VALID signature by key {} over {} ({})", key.key_id(), content.id, content.number);
+            println!("issuer: {} ({}), issued on {}", content.issuer_name, content.issuer_division, content.issued_on);
+            println!("status when downloaded: {:?} — ask any node's /verify for the current status", package.status);
             Ok(())
         }
         Command::Keygen { out, name } => {

@@ -226,6 +226,22 @@ fn while_the_province_is_down_the_county_works_and_nothing_is_lost() {
         .json()
         .unwrap();
     assert_eq!(progress["state"], "accepted", "{progress}");
+    // The certificate package verifies offline with the binary; one changed byte does not.
+    let package =
+        http.get(format!("{}/api/v1/certificates/{issued}/package", url(nation))).send().unwrap().text().unwrap();
+    let file = dir.path().join("certificate.json");
+    std::fs::write(&file, &package).unwrap();
+    let ok = Command::new(BIN).arg("verify-cert").arg(&file).output().unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("VALID"));
+    std::fs::write(&file, package.replacen("不动产权证书", "不动产登记证明", 1)).unwrap();
+    let bad = Command::new(BIN).arg("verify-cert").arg(&file).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("INVALID"));
+    std::fs::write(&file, "{not a package").unwrap();
+    let junk = Command::new(BIN).arg("verify-cert").arg(&file).output().unwrap();
+    assert_eq!(junk.status.code(), Some(2));
+
     // Still exactly once a little later (no duplicate deliveries creep in).
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(origin_events(nation, "320102"), (county_count, county_max));

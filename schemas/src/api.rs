@@ -295,3 +295,22 @@ pub struct TransparencyProof {
     pub audit_path: Vec<String>,
     pub tree_head: SignedTreeHeadView,
 }
+
+/// `GET /api/v1/certificates/{id}/package`: everything needed to verify a certificate offline
+/// (`bdc-node verify-cert FILE`, or OpenSSL with the three parts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificatePackage {
+    /// Format of this package, `1`.
+    pub v: u32,
+    pub id: CertificateId,
+    /// The signed content (JSON text of [`CertificateContent`]); the signature covers its UTF-8 bytes.
+    pub content: String,
+    /// Base64 DER SM2 signature (SM3, user id 1234567812345678).
+    pub signature: String,
+    /// The issuing office's SM2 public key, SPKI PEM.
+    pub issuer_public_key_pem: String,
+    pub key_id: String,
+    /// Status when the package was fetched.
+    pub status: CertificateStatus,
+}

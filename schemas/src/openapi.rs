@@ -33,6 +33,7 @@ use crate::registration::*;
         certificate_signature,
         certificate_issuer_key,
         transparency_head,
+        certificate_package,
         audit_query,
         navigate,
         post_envelope,
@@ -64,6 +65,7 @@ use crate::registration::*;
         CertificateVerification,
         TransparencyProof,
         SignedTreeHeadView,
+        CertificatePackage,
         RegistrationKind,
         Stage,
         Action,
@@ -142,6 +144,10 @@ fn certificate_signature() {}
 #[utoipa::path(get, path = "/api/v1/certificates/{id}/issuer-key.pem", params(("id" = String, Path,)),
     responses((status = 200, content_type = "application/x-pem-file", description = "issuer SPKI PEM")))]
 fn certificate_issuer_key() {}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/package", params(("id" = String, Path,)),
+    responses((status = 200, body = CertificatePackage, description = "download for offline verification")))]
+fn certificate_package() {}
 
 #[utoipa::path(get, path = "/api/v1/transparency/head",
     responses((status = 200, body = SignedTreeHeadView, description = "the node's current signed tree head")))]

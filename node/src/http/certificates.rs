@@ -119,3 +119,23 @@ pub async fn issuer_key(state: web::Data<AppState>, path: web::Path<String>) -> 
     let pem = key.to_spki_pem().map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(HttpResponse::Ok().content_type("application/x-pem-file").body(pem))
 }
+
+/// The downloadable package: content, signature and the issuer's key, for offline verification.
+pub async fn package(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let row = load(&state, path.into_inner()).await?;
+    let (_, _, key) = state
+        .find_key(&row.key_id)
+        .ok_or_else(|| ApiError::with_message(ErrorCode::UnknownKey, "签发机构的公钥未知"))?;
+    let package = schemas::api::CertificatePackage {
+        v: 1,
+        id: CertificateId::parse(&row.id)?,
+        content: row.content.clone(),
+        signature: row.signature.clone(),
+        issuer_public_key_pem: key.to_spki_pem().map_err(|e| ApiError::internal(e.to_string()))?,
+        key_id: row.key_id.clone(),
+        status: parse_status(&row.status),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("content-disposition", "attachment; filename=\"certificate.json\""))
+        .json(package))
+}

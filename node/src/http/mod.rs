@@ -45,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/certificates/{id}/signed-data", web::get().to(certificates::signed_data))
                 .route("/certificates/{id}/signature.der", web::get().to(certificates::signature))
                 .route("/certificates/{id}/issuer-key.pem", web::get().to(certificates::issuer_key))
+                .route("/certificates/{id}/package", web::get().to(certificates::package))
                 .route("/transparency/head", web::get().to(certificates::tree_head)),
         )
         .service(
