@@ -181,6 +181,7 @@ async fn apply_follow_and_verify_in_a_browser() {
     // Verify the certificate from the link on the progress page.
     browser.click("a[href^='/verify']").await;
     assert_eq!(browser.text("#result").await, "有效");
+    assert_eq!(browser.script("return document.querySelectorAll('#qr svg').length").await, json!(1));
     assert!(browser.text("#number").await.starts_with("苏("));
     assert!(browser.url().await.contains(&cert.replace('.', "%2E")) || browser.url().await.contains(&cert));
 

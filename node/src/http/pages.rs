@@ -101,6 +101,16 @@ struct Verify {
     issued_at: String,
     key_id: String,
     answered_by: String,
+    /// SVG of a QR code leading to this verification page (generated here, no user text inside).
+    qr_svg: String,
+}
+
+/// A QR code (SVG) for a URL.
+fn qr_svg(url: &str) -> String {
+    match qrcode::QrCode::new(url.as_bytes()) {
+        Ok(code) => code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(160, 160).build(),
+        Err(_) => String::new(),
+    }
 }
 
 fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
@@ -392,6 +402,7 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
                         .full_name(&v.issuer)
                         .unwrap_or_else(|| v.issuer.to_string()),
                     issued_at: v.issued_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    qr_svg: qr_svg(&format!("{}/verify?id={}", state.public_url, v.id)),
                     key_id: v.key_id,
                     answered_by: v.answered_by.to_string(),
                 },
