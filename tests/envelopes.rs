@@ -23,7 +23,8 @@ fn events(origin: &str, seqs: std::ops::RangeInclusive<u64>) -> Vec<Event> {
     seqs.map(|seq| Event {
         origin: DivisionCode::parse(origin).unwrap(),
         seq,
-        occurred_at: Utc::now(),
+        // Deterministic: a retried event is the very same event.
+        occurred_at: chrono::DateTime::from_timestamp(1_795_000_000 + seq as i64, 0).unwrap(),
         body: EventBody::Progress(ProgressEvent {
             business_no: BusinessNo::parse(&format!("{origin}20261129{seq:06}")).unwrap(),
             unit_code: UnitCode::parse(XUANWU_UNIT).unwrap(),
@@ -235,6 +236,19 @@ async fn the_inbox_verifies_before_it_stores() {
     let (status, body, _) = post_raw(&fed, &retry, &signed_headers("nj-xuanwu", &county.key, &retry)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!((body["accepted"].as_u64(), body["duplicates"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(fed.count(PROVINCE, "events"), before + 5);
+
+    // The same sequence number for a different event (a county restored from a backup): refused,
+    // never counted as a duplicate.
+    let mut other = events("320102", 5..=5);
+    if let EventBody::Progress(p) = &mut other[0].body {
+        p.stage = Stage::Rejected;
+    }
+    let conflict =
+        serde_json::to_vec(&envelope(vec![seal_batch(&county.origin, &county.me, &county.key, &other).unwrap()]))
+            .unwrap();
+    let (status, body, _) = post_raw(&fed, &conflict, &signed_headers("nj-xuanwu", &county.key, &conflict)).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("sequence_conflict")), "{body}");
     assert_eq!(fed.count(PROVINCE, "events"), before + 5);
 
     // The province forwards them intact: the nation holds each once, checking the county's own

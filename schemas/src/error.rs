@@ -71,6 +71,7 @@ error_codes! {
     WrongRecipient = 400, "报文接收方不是本节点";
     StaleEnvelope = 400, "报文发送时间超出允许偏差";
     ReplayedEnvelope = 409, "报文已接收过（重放）";
+    SequenceConflict = 409, "同一来源的事件序号被重复用于不同事件（来源可能从备份恢复），已拒收，请人工核对";
     OriginNotAllowed = 403, "事件来源不在发送节点的下级范围内";
     TokenInvalid = 401, "导航令牌无效或被篡改";
     TokenExpired = 401, "导航令牌已过期";

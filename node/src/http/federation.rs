@@ -112,6 +112,10 @@ async fn receive_events(
         let stored = match stored {
             Ok(s) => s,
             Err(InboxError::Replayed) => return Err(ApiError::new(ErrorCode::ReplayedEnvelope)),
+            Err(e @ InboxError::SequenceConflict { .. }) => {
+                tracing::error!(error = %e, "sequence conflict: an origin reused a sequence number");
+                return Err(ApiError::new(ErrorCode::SequenceConflict).caused_by(e.to_string()));
+            }
             Err(InboxError::Db(e)) => return Err(ApiError::internal(e.to_string())),
         };
         // Learned keys are read back from the database (first binding wins), not cached here.

@@ -23,6 +23,9 @@ pub struct Stored {
 pub enum InboxError {
     #[error("envelope already received")]
     Replayed,
+    /// An origin reused a sequence number for a different event (e.g. restored from a backup).
+    #[error("origin {origin} sent a different event under sequence {seq}")]
+    SequenceConflict { origin: String, seq: i64 },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -91,6 +94,21 @@ pub fn store_batches(
                 .on_conflict_do_nothing()
                 .execute(c))?;
             if inserted == 0 {
+                // A true duplicate carries the same event; anything else must not be lost silently.
+                let held: String = events::table
+                    .filter(events::division.eq(event.origin.as_str()))
+                    .filter(events::seq.eq(seq))
+                    .select(events::body)
+                    .first(conn)?;
+                let context = super::events::event_context(event.origin.as_str(), seq);
+                let same = sealer
+                    .open_str(&held, &context)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<schemas::envelope::Event>(&t).ok())
+                    .is_some_and(|held| &held == event);
+                if !same {
+                    return Err(InboxError::SequenceConflict { origin: event.origin.to_string(), seq });
+                }
                 stored.duplicates += 1;
                 continue;
             }
