@@ -265,3 +265,40 @@ async fn the_inbox_verifies_before_it_stores() {
     .await;
     fed.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forward_retried_with_the_same_ticket_gets_the_same_answer() {
+    let fed = Federation::start().await;
+    // Play the nation: its key, toward the province.
+    let nation_key = bdc_node::keys::load_signing_key(&key_path(&fed.data_dir(NATION)), false).unwrap();
+    let province_key = bdc_node::keys::load_signing_key(&key_path(&fed.data_dir(PROVINCE)), false).unwrap();
+    let client = federation::client::PeerClient::new(
+        NodeId::parse("nation").unwrap(),
+        std::sync::Arc::new(nation_key),
+        reqwest::Client::new(),
+    );
+    let province = federation::peers::Peer {
+        node_id: NodeId::parse("js-province").unwrap(),
+        division: DivisionCode::parse("320000").unwrap(),
+        url: fed.url(PROVINCE),
+        relation: federation::peers::Relation::Child,
+        navigation: Some(schemas::api::NavigationMode::Interface),
+        keys: vec![province_key.public_key()],
+    };
+    let application: schemas::api::SubmitApplication = serde_json::from_value(sample_application(XUANWU_UNIT)).unwrap();
+    let forwarded = schemas::envelope::ForwardedApplication {
+        ticket: Some(ulid::Ulid::new().to_string()),
+        entry_node: NodeId::parse("nation").unwrap(),
+        application,
+    };
+    let t = std::time::Duration::from_secs(5);
+    let first = client.send_application(&province, "t1", forwarded.clone(), t).await.unwrap();
+    let again = client.send_application(&province, "t2", forwarded, t).await.unwrap();
+    let no = |a: &schemas::api::ApplicationAnswer| match a {
+        schemas::api::ApplicationAnswer::Received(r) => r.business_no.to_string(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(no(&first), no(&again));
+    assert_eq!(fed.count(XUANWU, "applications"), 1);
+    fed.shutdown().await;
+}
