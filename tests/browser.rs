@@ -147,13 +147,7 @@ async fn apply_follow_and_verify_in_a_browser() {
     assert!(business_no.starts_with("320102"), "{values:?}");
 
     // The county works it through to 发证.
-    let token = fed.login(XUANWU, "xuanwu-clerk").await;
-    let mut cert = String::new();
-    for action in ["accept", "review", "record", "certify", "issue"] {
-        let (status, body) = fed.act(XUANWU, &token, &business_no, json!({"action": action})).await;
-        assert_eq!(status, 200, "{body}");
-        cert = body["certificate_id"].as_str().unwrap_or_default().to_owned();
-    }
+    let cert = fed.run_to_issued(&business_no).await["certificate_id"].as_str().unwrap().to_owned();
 
     // Follow the progress at the nation.
     let start = Instant::now();

@@ -15,17 +15,6 @@ fn hex_decode(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
-async fn run_to_issued(fed: &Federation, business_no: &str) -> Value {
-    let token = fed.login(XUANWU, "xuanwu-clerk").await;
-    let mut last = Value::Null;
-    for action in ["accept", "review", "record", "certify", "issue"] {
-        let (status, body) = fed.act(XUANWU, &token, business_no, json!({"action": action})).await;
-        assert_eq!(status, 200, "{action}: {body}");
-        last = body;
-    }
-    last
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn interface_navigation_from_the_nation_reaches_the_county_and_everything_rolls_up() {
     let fed = Federation::start().await;
@@ -42,20 +31,11 @@ async fn interface_navigation_from_the_nation_reaches_the_county_and_everything_
 
     // The county holds the application with personal data sealed and masked in answers.
     let token = fed.login(XUANWU, "xuanwu-clerk").await;
-    let view: Value = fed
-        .http
-        .get(format!("{}/api/v1/applications/{business_no}", fed.url(XUANWU)))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, view) = fed.get_as(XUANWU, &token, &format!("/api/v1/applications/{business_no}")).await;
     assert_eq!(view["parties"][0]["name"], "张*");
     assert_eq!(view["parties"][0]["id_number"], "110101********4477");
 
-    let issued = run_to_issued(&fed, &business_no).await;
+    let issued = fed.run_to_issued(&business_no).await;
     assert_eq!(issued["state"], "issued");
     assert!(issued["due_date"].is_string());
     let cert = issued["certificate_id"].as_str().unwrap().to_owned();
@@ -107,7 +87,7 @@ async fn a_certificate_verifies_with_openssl() {
     let fed = Federation::start().await;
     let (_, receipt) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
     let business_no = receipt["business_no"].as_str().unwrap().to_owned();
-    let issued = run_to_issued(&fed, &business_no).await;
+    let issued = fed.run_to_issued(&business_no).await;
     let cert = issued["certificate_id"].as_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     // Fetch the three parts from the nation, as a bank would.
@@ -377,16 +357,7 @@ async fn staff_actions_follow_the_law_and_stay_in_their_office() {
 
     // The auditor reads the trail of this application; duties are separated.
     let auditor = fed.login(XUANWU, "xuanwu-auditor").await;
-    let trail: Value = fed
-        .http
-        .get(format!("{}/api/v1/audit?business_no={no}", fed.url(XUANWU)))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, trail) = fed.get_as(XUANWU, &auditor, &format!("/api/v1/audit?business_no={no}")).await;
     let actions: Vec<&str> = trail.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
     assert_eq!(actions[0], "submit_application", "{trail}");
     assert!(actions.contains(&"issue"));
@@ -422,10 +393,7 @@ async fn staff_actions_follow_the_law_and_stay_in_their_office() {
     // Certificate numbers per office and year have no gaps.
     let (_, r2) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
     let no2 = r2["business_no"].as_str().unwrap().to_owned();
-    let mut last = Value::Null;
-    for action in ["accept", "review", "record", "certify", "issue"] {
-        last = fed.act(XUANWU, &token, &no2, json!({"action": action})).await.1;
-    }
+    let last = fed.run_to_issued(&no2).await;
     let c2 = last["certificate_id"].as_str().unwrap();
     let (_, v2) = fed.get(XUANWU, &format!("/api/v1/certificates/{c2}/verify")).await;
     assert!(v2["number"].as_str().unwrap().ends_with("第0000002号"), "{v2}");
