@@ -78,9 +78,22 @@ impl Driver {
         self.cmd(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_owned()
     }
 
+    /// Finds an element, waiting up to ten seconds for it: a click that submits a form returns
+    /// before the next page has loaded on a slow machine.
     async fn find(&self, css: &str) -> String {
-        let v = self.cmd(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
-        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_owned()
+        let start = Instant::now();
+        loop {
+            let v =
+                self.cmd(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+            if let Some(id) = v[ELEMENT].as_str() {
+                return id.to_owned();
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let page = self.script("return document.body ? document.body.innerText : ''").await;
+                panic!("no element {css} at {}: {v}\npage: {page}", self.url().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn fill(&self, css: &str, text: &str) {
