@@ -72,10 +72,9 @@ struct SqlitePragmas;
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
         if let AnyConnection::Sqlite(c) = conn {
-            c.batch_execute(
-                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+            // journal_mode = WAL is a property of the file, set once in `Db::open`: setting it on
+            // every new pooled connection needs a lock that another process's reader may hold.
+            c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
@@ -118,7 +117,10 @@ impl Db {
                     std::fs::create_dir_all(dir)
                         .map_err(|e| DbError::Open { url: redact(url), cause: e.to_string() })?;
                 }
-                SqliteConnection::establish(&target)
+                let mut first = SqliteConnection::establish(&target)
+                    .map_err(|e| DbError::Open { url: redact(url), cause: e.to_string() })?;
+                first
+                    .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
                     .map_err(|e| DbError::Open { url: redact(url), cause: e.to_string() })?;
             }
         }
