@@ -144,7 +144,7 @@ async fn apply_follow_and_verify_in_a_browser() {
     assert!(browser.text("header h1").await.contains("全国不动产登记信息平台"));
     assert_eq!(browser.script("return document.documentElement.scrollWidth <= window.innerWidth").await, json!(true));
     browser.fill("#unit_code", XUANWU_UNIT).await;
-    browser.click("#kind option[value=transfer]").await;
+    browser.click("#kind option[value=first]").await;
     browser.fill("#location", "南京市玄武区北京东路41号").await;
     browser.fill("#name", "张三").await;
     browser.fill("#id_number", "110101199003074477").await;

@@ -75,7 +75,7 @@ async fn interface_navigation_from_the_nation_reaches_the_county_and_everything_
     assert_eq!(status, 404);
     let (status, body) = fed.get(NATION, &format!("/api/v1/progress/{business_no}")).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_field")));
-    // The obligor may ask too.
+    // Another applicant (申请人) on the application may ask too.
     let (status, _) = fed.progress(PROVINCE, &business_no, "李四", "11010519491231002X").await;
     assert_eq!(status, 200);
 
@@ -391,7 +391,7 @@ async fn staff_actions_follow_the_law_and_stay_in_their_office() {
     assert_eq!((status, body["error"].as_str()), (403, Some("account_locked")));
 
     // Certificate numbers per office and year have no gaps.
-    let (_, r2) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
+    let (_, r2) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT_2)).await;
     let no2 = r2["business_no"].as_str().unwrap().to_owned();
     let last = fed.run_to_issued(&no2).await;
     let c2 = last["certificate_id"].as_str().unwrap();

@@ -130,6 +130,7 @@ fn generate() -> Vec<(String, Vec<u8>, BodySignature, &'static str)> {
                 }],
                 division: None,
                 location: Some("南京市玄武区北京东路41号3幢203室".into()),
+                details: None,
             },
         }),
     };

@@ -13,8 +13,10 @@ use schemas::divisions::Divisions;
 use schemas::envelope::ForwardedApplication;
 use schemas::error::{ErrorBody, ErrorCode};
 use schemas::ids::{DivisionCode, NodeId};
+use schemas::register::RegistrationDetails;
 
 use crate::domain::parties::check_parties;
+use crate::domain::register::{RegisterError, check_details, check_parties_for_kind};
 use crate::http::{ApiError, blocking};
 use crate::state::AppState;
 use crate::store;
@@ -51,6 +53,14 @@ pub fn target_division(request: &SubmitApplication) -> Result<DivisionCode, ApiE
     Ok(resolved)
 }
 
+fn register_refusal(e: RegisterError) -> ApiError {
+    let code = match e {
+        RegisterError::Share(_) => ErrorCode::InvalidShare,
+        _ => ErrorCode::InvalidField,
+    };
+    ApiError::with_message(code, e.to_string())
+}
+
 fn competent_office(division: &DivisionCode) -> String {
     Divisions::builtin()
         .full_name(division)
@@ -68,6 +78,10 @@ pub async fn place_application(
 ) -> Result<(ApplicationAnswer, u16), ApiError> {
     // Check everything first, at every level: bad input changes nothing anywhere.
     let parties = check_parties(&request.applicants).map_err(|e| ApiError::with_message(e.code, e.message))?;
+    let mut request = request;
+    let details = check_details(request.kind, &request.details.clone().unwrap_or_default()).map_err(register_refusal)?;
+    check_parties_for_kind(request.kind, &details, &parties).map_err(register_refusal)?;
+    request.details = (details != RegistrationDetails::default()).then_some(details);
     if let Some(location) = &request.location
         && (location.chars().count() > 200 || location.chars().any(char::is_control))
     {

@@ -5,7 +5,7 @@
 //! through the masking functions. `Debug` of [`Personal`] never prints the value, so it cannot
 //! slip into a log line.
 
-use federation::crypto::{Sm4Key, b64, sm3_hex, unb64};
+use federation::crypto::{Sm4Key, b64, hmac_sm3, sm3_hex, unb64};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -35,6 +35,8 @@ impl<T> std::fmt::Debug for Personal<T> {
 pub struct Sealer {
     key: Sm4Key,
     key_id: String,
+    /// HMAC-SM3 key for blind indexes, derived from the sealing key.
+    index_key: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +54,15 @@ pub enum SealError {
 impl Sealer {
     pub fn new(key: Sm4Key) -> Self {
         let key_id = sm3_hex(&key.to_hex().into_bytes())[..12].to_owned();
-        Self { key, key_id }
+        let index_key = hmac_sm3(key.to_hex().as_bytes(), b"bdc-blind-index-v1");
+        Self { key, key_id, index_key }
+    }
+
+    /// A blind index of an identity document: equal documents give equal indexes, so a person's
+    /// register entries can be found without storing the number in clear, and the index alone
+    /// does not reveal it (HMAC-SM3 under a key derived from the sealing key).
+    pub fn blind_index(&self, id_type: &str, id_number: &str) -> String {
+        hex::encode(hmac_sm3(&self.index_key, format!("{id_type}|{id_number}").as_bytes()))
     }
 
     pub fn key_id(&self) -> &str {

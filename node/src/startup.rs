@@ -170,6 +170,7 @@ impl Application {
         .run();
         workers.extend(spawn_workers(&state, &shutdown));
         workers.push(tokio::spawn(audit_checkpoints(state.clone(), shutdown.subscribe())));
+        workers.push(tokio::spawn(register_lapses(state.clone(), shutdown.subscribe())));
         Ok(Self { port, server, state, shutdown, workers })
     }
 
@@ -279,4 +280,54 @@ async fn audit_checkpoints(state: web::Data<AppState>, mut shutdown: watch::Rece
             return;
         }
     }
+}
+
+/// 民法典 Arts. 220/221: once a minute, objections and advance notices whose time ran out become
+/// history, and their 登记证明 are voided (the status change rolls up like any other).
+async fn register_lapses(state: web::Data<AppState>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let s = state.clone();
+        let done = tokio::task::spawn_blocking(move || lapse_due(&s, chrono::Utc::now())).await;
+        match done {
+            Ok(Ok(n)) if n > 0 => tracing::info!(lapsed = n, "register restrictions lapsed by law"),
+            Ok(Ok(_)) => {}
+            _ => tracing::error!("could not lapse register restrictions"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Lapse what is due at `now` and report voided certificates upward; returns how many lapsed.
+pub fn lapse_due(state: &AppState, now: chrono::DateTime<chrono::Utc>) -> Result<usize, String> {
+    use schemas::envelope::{CertificateStatusEvent, EventBody};
+    let emitter = store::events::Emitter { me: &state.me, parent: state.parent_id(), sealer: &state.sealer };
+    let lapsed = state
+        .db
+        .write(|conn| {
+            let lapsed = store::register::lapse(conn, now)?;
+            for l in &lapsed {
+                let Some(cert) = &l.certificate_id else { continue };
+                let (Ok(id), Ok(office)) =
+                    (schemas::ids::CertificateId::parse(cert), schemas::ids::DivisionCode::parse(&l.division))
+                else {
+                    continue;
+                };
+                let reason = l.reason.to_owned();
+                let body = EventBody::CertificateStatus(CertificateStatusEvent {
+                    id,
+                    status: schemas::api::CertificateStatus::Void,
+                    reason,
+                });
+                store::events::emit(conn, &emitter, &office, body, now)?;
+            }
+            Ok::<_, store::applications::AppError>(lapsed)
+        })
+        .map_err(|e| e.to_string())?;
+    if !lapsed.is_empty() {
+        state.wake_parent();
+    }
+    Ok(lapsed.len())
 }

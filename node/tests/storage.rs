@@ -2,11 +2,13 @@
 //! PostgreSQL database per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 
-use bdc_node::db::{Backend, Db, counters};
+use bdc_node::db::counters;
+use common::{backends, office};
 use bdc_node::personal::Sealer;
-use bdc_node::settings::OfficeSettings;
 use bdc_node::store;
 use bdc_node::store::applications::OfficeCtx;
 use chrono::Utc;
@@ -15,33 +17,6 @@ use federation::delivery::OutboxStore;
 use schemas::api::{ActionRequest, ApplicantInput, SubmitApplication};
 use schemas::ids::{DivisionCode, IdType, NodeId, UnitCode};
 use schemas::registration::{Action, PartyRole, RegistrationKind};
-
-fn fresh_pg() -> Option<String> {
-    use diesel::{Connection, RunQueryDsl, pg::PgConnection};
-    let url = std::env::var("TEST_PG_URL").ok()?;
-    let mut admin = PgConnection::establish(&url).unwrap_or_else(|e| panic!("TEST_PG_URL is set but unreachable: {e}"));
-    let name = format!("bdc_store_{}", ulid::Ulid::new().to_string().to_lowercase());
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
-    let base = url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
-    Some(format!("{base}/{name}"))
-}
-
-/// Every backend available: SQLite always, PostgreSQL when configured.
-fn backends() -> Vec<(Db, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Db::open(&format!("sqlite://{}", dir.path().join("t.db").display()), 8).unwrap();
-    assert_eq!(sqlite.backend(), Backend::Sqlite);
-    let mut all = vec![(sqlite, Some(dir))];
-    match fresh_pg() {
-        Some(url) => {
-            let pg = Db::open(&url, 8).unwrap();
-            assert_eq!(pg.backend(), Backend::Postgres);
-            all.push((pg, None));
-        }
-        None => eprintln!("TEST_PG_URL not set: PostgreSQL variant skipped"),
-    }
-    all
-}
 
 #[test]
 fn counters_are_gap_free_under_concurrency() {
@@ -82,13 +57,6 @@ fn a_failed_transaction_leaves_no_gap() {
     }
 }
 
-fn office() -> OfficeSettings {
-    OfficeSettings {
-        division: DivisionCode::parse("320102").unwrap(),
-        name: "南京市玄武区不动产登记中心".into(),
-        time_limit_days: 30,
-    }
-}
 
 fn application() -> SubmitApplication {
     SubmitApplication {
@@ -104,6 +72,7 @@ fn application() -> SubmitApplication {
         }],
         division: None,
         location: Some("南京市玄武区北京东路41号".into()),
+        details: None,
     }
 }
 

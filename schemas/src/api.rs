@@ -79,6 +79,9 @@ pub struct SubmitApplication {
     /// 坐落 as the applicant states it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// What the register should record (area, use, mortgage amount, …); see each kind's needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<crate::register::RegistrationDetails>,
 }
 
 /// The immediate answer to an application, wherever it was submitted.
@@ -185,6 +188,12 @@ pub struct ApplicationView {
     pub due_date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_id: Option<CertificateId>,
+    /// What the application asks the register to record.
+    #[serde(default)]
+    pub details: crate::register::RegistrationDetails,
+    /// Every rule run on the application so far, passed or not (规则审查记录).
+    #[serde(default)]
+    pub rule_trace: Vec<crate::register::RuleOutcome>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -61,6 +61,9 @@ error_codes! {
     AccountLocked = 403, "连续登录失败次数过多，账户已暂时锁定，请15分钟后再试";
     Forbidden = 403, "无权执行此操作";
     InvalidTransition = 409, "当前环节不允许此操作";
+    RuleBlocked = 422, "未通过登记规则审查";
+    RegisterConflict = 409, "登记簿现状不允许此项登记";
+    InvalidShare = 400, "共有份额无效：按份共有的份额应为正数且合计为1";
     Conflict = 409, "操作冲突，请刷新后重试";
     UnknownSender = 401, "发送方不是已配置的对等节点";
     ClientCertificate = 401, "节点间通信须使用与节点标识一致的双向 TLS 客户端证书";

@@ -6,4 +6,5 @@ pub mod envelope;
 pub mod error;
 pub mod ids;
 pub mod openapi;
+pub mod register;
 pub mod registration;

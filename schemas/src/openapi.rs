@@ -10,6 +10,7 @@ use utoipa::OpenApi;
 use crate::api::*;
 use crate::envelope::*;
 use crate::error::{ErrorBody, ErrorCode};
+use crate::register::*;
 use crate::registration::*;
 
 #[derive(OpenApi)]
@@ -35,6 +36,11 @@ use crate::registration::*;
         transparency_head,
         certificate_package,
         audit_query,
+        register_unit,
+        register_holdings,
+        list_rules,
+        put_rule,
+        reset_rule,
         navigate,
         post_envelope,
         post_application_envelope
@@ -81,7 +87,21 @@ use crate::registration::*;
         Enrolment,
         ForwardedApplication,
         DeliveryReceipt,
-        ApplicationReceipt
+        ApplicationReceipt,
+        RegistrationDetails,
+        MortgageAction,
+        EntryStatus,
+        RestrictionKind,
+        RightView,
+        RestrictionView,
+        UnitRegisterView,
+        RuleStage,
+        Severity,
+        RuleView,
+        RuleConfig,
+        RuleOutcome,
+        HoldingsRequest,
+        HoldingsView
     ))
 )]
 pub struct ApiDoc;
@@ -193,3 +213,26 @@ mod tests {
         assert!(generated.contains("replayed_envelope"));
     }
 }
+
+#[utoipa::path(get, path = "/api/v1/register/units/{unit_code}", params(("unit_code" = String, Path,)),
+    security(("bearer" = [])),
+    responses((status = 200, body = UnitRegisterView, description = "the unit's page in the staff member's office: current right, restrictions, history (personal fields masked; the read is audited)"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+fn register_unit() {}
+
+#[utoipa::path(post, path = "/api/v1/register/holdings", request_body = HoldingsRequest, security(("bearer" = [])),
+    responses((status = 200, body = HoldingsView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+fn register_holdings() {}
+
+#[utoipa::path(get, path = "/api/v1/rules", security(("bearer" = [])),
+    responses((status = 200, body = [RuleView], description = "the rules the office runs, in order"), (status = 401, body = ErrorBody)))]
+fn list_rules() {}
+
+#[utoipa::path(put, path = "/api/v1/rules/{id}", params(("id" = String, Path,)), request_body = RuleConfig,
+    security(("bearer" = [])),
+    responses((status = 200, body = RuleView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "needs the sysadmin role")))]
+fn put_rule() {}
+
+#[utoipa::path(delete, path = "/api/v1/rules/{id}", params(("id" = String, Path,)), security(("bearer" = [])),
+    responses((status = 204, description = "back to the built-in default, or the office's own rule removed"), (status = 404, body = ErrorBody)))]
+fn reset_rule() {}

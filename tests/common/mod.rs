@@ -235,16 +235,19 @@ where
 pub fn sample_application(unit_code: &str) -> Value {
     json!({
         "unit_code": unit_code,
-        "kind": "transfer",
+        "kind": "first",
         "location": "南京市玄武区北京东路41号3幢203室",
+        "details": {"area": "89.50", "purpose": "住宅"},
         "applicants": [
             {"name": "张三", "id_type": "id_card", "id_number": "110101199003074477", "role": "right_holder", "phone": "13812341234"},
-            {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "obligor"}
+            {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "applicant"}
         ]
     })
 }
 
 pub const XUANWU_UNIT: &str = "320102003001GB00012F00010203";
+/// Another unit of the same 宗地 (a second 首次登记 in one test).
+pub const XUANWU_UNIT_2: &str = "320102003001GB00012F00010204";
 pub const QINHUAI_UNIT: &str = "320104001002GB00031F00020101";
 
 pub fn key_path(dir: &Path) -> PathBuf {

@@ -17,6 +17,8 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        details -> Text,
+        rule_trace -> Text,
     }
 }
 
@@ -152,7 +154,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     used_tokens,
     staff,
     sessions,
+    register_rights,
+    register_restrictions,
+    register_holders,
+    office_rules,
 );
+
+diesel::joinable!(register_holders -> register_rights (right_id));
 
 diesel::table! {
     audit_log (seq) {
@@ -196,5 +204,64 @@ diesel::table! {
         certificate_id -> Text,
         entry -> Text,
         at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    register_rights (id) {
+        id -> BigInt,
+        division -> Text,
+        unit_code -> Text,
+        right_type -> Integer,
+        holders -> Text,
+        co_ownership -> Text,
+        location -> Text,
+        area -> Nullable<Text>,
+        purpose -> Nullable<Text>,
+        status -> Text,
+        business_no -> Text,
+        ended_by -> Nullable<Text>,
+        certificate_id -> Nullable<Text>,
+        recorded_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    register_restrictions (id) {
+        id -> BigInt,
+        division -> Text,
+        unit_code -> Text,
+        kind -> Text,
+        position -> BigInt,
+        holders -> Text,
+        amount -> Nullable<Text>,
+        maximum -> Bool,
+        authority -> Nullable<Text>,
+        status -> Text,
+        business_no -> Text,
+        ended_by -> Nullable<Text>,
+        certificate_id -> Nullable<Text>,
+        recorded_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    register_holders (holder_key, right_id) {
+        right_id -> BigInt,
+        division -> Text,
+        holder_key -> Text,
+    }
+}
+
+diesel::table! {
+    office_rules (division, rule_id) {
+        division -> Text,
+        rule_id -> Text,
+        config -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
     }
 }

@@ -2,4 +2,7 @@
 
 pub mod calendar;
 pub mod parties;
+pub mod register;
+pub mod rules;
+pub mod share;
 pub mod workflow;

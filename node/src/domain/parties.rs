@@ -70,14 +70,9 @@ pub fn check_parties(inputs: &[ApplicantInput]) -> Result<Vec<Party>, PartyError
             };
             let share = match &a.share {
                 None => None,
-                Some(s) => match s.trim().parse::<f64>() {
-                    Ok(v) if v > 0.0 && v <= 1.0 => Some(s.trim().to_owned()),
-                    _ => {
-                        return Err(bad(
-                            ErrorCode::InvalidField,
-                            format!("第{n}名申请人的份额应为大于0且不超过1的小数"),
-                        ));
-                    }
+                Some(text) => match super::share::Share::parse(text) {
+                    Ok(share) => Some(share.to_string()),
+                    Err(e) => return Err(bad(ErrorCode::InvalidShare, format!("第{n}名申请人：{e}"))),
                 },
             };
             Ok(Party { name: name.to_owned(), id_type: a.id_type, id_number, phone, role: a.role, share })

@@ -12,6 +12,7 @@ pub mod navigate;
 pub mod node;
 pub mod pages;
 pub mod progress;
+pub mod register;
 pub mod staff;
 
 use actix_web::body::MessageBody;
@@ -38,6 +39,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/applications/{business_no}", web::get().to(applications::get_application))
                 .route("/applications/{business_no}/actions", web::post().to(applications::act_on_application))
                 .route("/tickets/{ticket}", web::get().to(applications::get_ticket))
+                .route("/register/units/{unit_code}", web::get().to(register::unit_page))
+                .route("/register/holdings", web::post().to(register::holdings))
+                .route("/rules", web::get().to(register::list_rules))
+                .route("/rules/{id}", web::put().to(register::put_rule))
+                .route("/rules/{id}", web::delete().to(register::reset_rule))
                 .route("/staff/login", web::post().to(staff::login))
                 .route("/audit", web::get().to(audit::query_audit))
                 .route("/progress/{business_no}", web::get().to(progress::get_progress))

@@ -238,6 +238,7 @@ fn form_to_application(form: &ApplyForm) -> Result<SubmitApplication, ApiError> 
         }],
         division: None,
         location,
+        details: None,
     })
 }
 

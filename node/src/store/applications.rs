@@ -6,20 +6,25 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use federation::crypto::SigningKey;
 use schemas::api::{ActionRequest, ApplicationView, OfficeReceipt, PartyView, SubmitApplication};
-use schemas::envelope::{EventBody, ProgressEvent};
+use schemas::envelope::{CertificateStatusEvent, EventBody, ProgressEvent};
+use schemas::register::{RegistrationDetails, RuleOutcome, RuleStage};
 use schemas::error::ErrorCode;
 use schemas::ids::{BusinessNo, CertificateId, DivisionCode, NodeId, UnitCode};
-use schemas::registration::{Action, PartyRole, RegistrationKind, Stage};
+use schemas::registration::{Action, RegistrationKind, Stage};
 
 use crate::db::schema::applications;
 use crate::db::{AnyConnection, DbError, counters};
 use crate::domain::calendar::add_working_days;
 use crate::domain::parties::{Party, applicant_proofs};
+use crate::domain::register::{Request, co_ownership as register_co_ownership, plan as plan_record};
+use crate::domain::rules;
 use crate::domain::workflow::transition;
 use crate::personal::{Personal, Sealer, mask_id, mask_name};
 use crate::settings::OfficeSettings;
 use crate::store::certificates::{self, IssueInput};
 use crate::store::events::{Emitter, emit};
+use crate::store::register;
+use crate::store::rules as store_rules;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = applications)]
@@ -39,6 +44,10 @@ pub struct ApplicationRow {
     pub version: i64,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// JSON of `RegistrationDetails` (no personal data).
+    pub details: String,
+    /// JSON list of `RuleOutcome`: every rule run on this application.
+    pub rule_trace: String,
 }
 
 /// A refusal from the application store, with its wire code.
@@ -155,6 +164,8 @@ pub fn submit(
             applications::location.eq(&location),
             applications::entry_node.eq(entry_node.as_str()),
             applications::ticket.eq(ticket),
+            applications::details.eq(serde_json::to_string(&request.details.clone().unwrap_or_default())
+                .map_err(|e| AppError::Internal(e.to_string()))?),
             applications::version.eq(1i64),
             applications::created_at.eq(now),
             applications::updated_at.eq(now),
@@ -195,6 +206,51 @@ pub fn act(
     let missing = clean(&request.missing)?;
     let to = transition(from, request.action, &reasons, &missing)
         .map_err(|e| refused(ErrorCode::InvalidTransition, e.message_zh()))?;
+    let kind = RegistrationKind::parse(&row.kind).ok_or_else(|| AppError::Internal("kind".into()))?;
+    let details: RegistrationDetails = serde_json::from_str(&row.details).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut trace: Vec<RuleOutcome> = serde_json::from_str(&row.rule_trace).unwrap_or_default();
+    let mut retired = vec![];
+    let mut recorded_holders = None;
+    if matches!(request.action, Action::Review | Action::Record | Action::Certify | Action::Issue) {
+        let parties: Personal<Vec<Party>> =
+            ctx.sealer.open(&row.parties, &row.business_no).map_err(|e| AppError::Internal(e.to_string()))?;
+        let page = register::load_page(conn, ctx.sealer, &row.unit_code)?;
+        let req = Request { kind, details: &details, parties: parties.expose(), location: &row.location, at };
+        if matches!(request.action, Action::Certify | Action::Issue) && !req.issues_document() {
+            return Err(refused(
+                ErrorCode::InvalidTransition,
+                format!("{}登簿即办结，不发放证书或证明", kind.label_zh()),
+            ));
+        }
+        let stage = match request.action {
+            Action::Review => Some(RuleStage::Review),
+            Action::Record => Some(RuleStage::Record),
+            Action::Issue => Some(RuleStage::Issue),
+            _ => None,
+        };
+        if let Some(stage) = stage {
+            let office_rules = store_rules::effective(conn, ctx.office.division.as_str())?;
+            let rule_ctx = rules::Context { request: &req, page: &page, business_no: Some(&row.business_no) };
+            let evaluation = rules::evaluate(&office_rules, stage, &rule_ctx, at);
+            let blocking = evaluation.blocking();
+            if !blocking.is_empty() {
+                let reasons: Vec<String> = blocking.iter().map(|o| format!("{}（规则 {}）", o.message, o.rule)).collect();
+                return Err(refused(ErrorCode::RuleBlocked, format!("未通过规则审查：{}", reasons.join("；"))));
+            }
+            trace.extend(evaluation.outcomes);
+        }
+        if request.action == Action::Record {
+            let plan = plan_record(&page, &req).map_err(|e| refused(ErrorCode::RegisterConflict, e.to_string()))?;
+            retired = register::apply(conn, ctx.sealer, &ctx.office.division, &row.unit_code, &row.business_no, &plan, at)?
+                .retired;
+        }
+        if request.action == Action::Issue {
+            let holders = register::recorded_entry(conn, ctx.sealer, &row.business_no)?.ok_or_else(|| {
+                refused(ErrorCode::RegisterConflict, "本业务登簿的记载已不是现势（已被后续登记变更），不能再发证")
+            })?;
+            recorded_holders = Some(holders);
+        }
+    }
     let due_date = if request.action == Action::Accept {
         Some(add_working_days(at.date_naive(), ctx.office.time_limit_days))
     } else {
@@ -202,15 +258,14 @@ pub fn act(
     };
     let mut certificate_id = row.certificate_id.clone();
     let mut cert_record = None;
-    if request.action == Action::Issue {
-        let parties: Personal<Vec<Party>> =
-            ctx.sealer.open(&row.parties, &row.business_no).map_err(|e| AppError::Internal(e.to_string()))?;
-        let holders: Vec<&Party> = parties.expose().iter().filter(|p| p.role == PartyRole::RightHolder).collect();
-        let holders: Vec<&Party> = if holders.is_empty() { parties.expose().iter().collect() } else { holders };
-        let co_ownership = match holders.len() {
-            1 => "单独所有".to_owned(),
-            _ if holders.iter().all(|p| p.share.is_some()) => "按份共有".to_owned(),
-            _ => "共同共有".to_owned(),
+    if let Some(holders) = recorded_holders {
+        let co_ownership = if kind.issues_property_certificate() {
+            register_co_ownership(&holders).map_err(|e| AppError::Internal(e.to_string()))?.to_owned()
+        } else {
+            match kind {
+                RegistrationKind::Mortgage => "抵押权".to_owned(),
+                other => other.label_zh().to_owned(),
+            }
         };
         let record = certificates::issue(
             conn,
@@ -230,6 +285,7 @@ pub fn act(
             },
         )
         .map_err(AppError::Internal)?;
+        register::link_certificate(conn, &row.business_no, record.id.as_str())?;
         certificate_id = Some(record.id.to_string());
         cert_record = Some(record);
     }
@@ -242,6 +298,7 @@ pub fn act(
         applications::certificate_id.eq(&certificate_id),
         applications::version.eq(row.version + 1),
         applications::updated_at.eq(at.naive_utc()),
+        applications::rule_trace.eq(serde_json::to_string(&trace).map_err(|e| AppError::Internal(e.to_string()))?),
     ))
     .execute(conn)?;
     if updated != 1 {
@@ -255,6 +312,10 @@ pub fn act(
     emit(conn, &ctx.emitter(), &office, body, at)?;
     if let Some(record) = cert_record {
         emit(conn, &ctx.emitter(), &office, EventBody::Certificate(record), at)?;
+    }
+    for (id, status, reason) in retired {
+        let id = CertificateId::parse(&id).map_err(|e| AppError::Internal(e.to_string()))?;
+        emit(conn, &ctx.emitter(), &office, EventBody::CertificateStatus(CertificateStatusEvent { id, status, reason }), at)?;
     }
     Ok(row)
 }
@@ -282,6 +343,8 @@ pub fn view(row: &ApplicationRow, sealer: &Sealer) -> Result<ApplicationView, Ap
             .collect(),
         due_date: row.due_date,
         certificate_id: row.certificate_id.as_deref().and_then(|c| CertificateId::parse(c).ok()),
+        details: serde_json::from_str(&row.details).map_err(|e| internal(e.to_string()))?,
+        rule_trace: serde_json::from_str(&row.rule_trace).map_err(|e| internal(e.to_string()))?,
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
     })

@@ -7,6 +7,8 @@ pub mod certificates;
 pub mod events;
 pub mod inbox;
 pub mod outbox;
+pub mod register;
+pub mod rules;
 pub mod staff;
 pub mod tickets;
 pub mod tlog;

@@ -1,0 +1,141 @@
+//! The register for staff (不动产登记簿查询, guideline 二.1.7) and the office's review rules.
+//! Every read of a unit's page or of a person's holdings is audited; personal fields are masked.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use schemas::error::ErrorCode;
+use schemas::ids::{UnitCode, check_id_document};
+use schemas::register::{HoldingsRequest, HoldingsView, RuleConfig, RuleView};
+
+use super::error::parse_json;
+use super::staff::{require_role, require_staff};
+use super::{ApiError, audit_event, blocking, request_id};
+use crate::domain::rules;
+use crate::state::AppState;
+use crate::store;
+use crate::store::audit;
+
+/// `GET /api/v1/register/units/{unit_code}`: the unit's page (current and history) in the staff
+/// member's own office.
+pub async fn unit_page(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let unit = UnitCode::parse(&path.into_inner())?;
+    let (db, sealer, office, u) = (state.db.clone(), state.sealer.clone(), staff.office.clone(), unit.clone());
+    let view = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(store::register::unit_view(&mut conn, &sealer, &office, &u)?)
+    })
+    .await?;
+    let entry = audit::Entry::new(staff.office.as_str(), &staff.actor(), audit::Kind::Staff, "register_view", &request_id(&req))
+        .detail(format!("unit={unit}"));
+    audit_event(&state, entry).await;
+    match view {
+        Some(v) => Ok(HttpResponse::Ok().json(v)),
+        None => Err(ApiError::with_message(ErrorCode::NotFound, "本机构登记簿中没有该不动产单元的记载")),
+    }
+}
+
+/// `POST /api/v1/register/holdings`: the units on which a person is a current right holder in
+/// this office's register (the id number travels in the body, never in a URL or a log line).
+pub async fn holdings(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let q: HoldingsRequest = parse_json(&body)?;
+    let id_number = check_id_document(q.id_type, &q.id_number)
+        .map_err(|e| ApiError::with_message(ErrorCode::InvalidIdDocument, e.message_zh()))?;
+    let (db, sealer, office) = (state.db.clone(), state.sealer.clone(), staff.office.clone());
+    let units = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(store::register::holdings(&mut conn, &sealer, &office, q.id_type, &id_number)?)
+    })
+    .await?;
+    let entry = audit::Entry::new(staff.office.as_str(), &staff.actor(), audit::Kind::Staff, "holdings_query", &request_id(&req))
+        .detail(format!("found={}", units.len()));
+    audit_event(&state, entry).await;
+    let units = units.iter().map(|u| UnitCode::parse(u)).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(HoldingsView { office: staff.office, units }))
+}
+
+fn view(r: &rules::Rule) -> RuleView {
+    RuleView {
+        id: r.id.clone(),
+        stage: r.stage,
+        kinds: r.kinds.clone(),
+        severity: r.severity,
+        message: r.message.clone(),
+        check: r.check.as_str().to_owned(),
+        enabled: r.enabled,
+        position: r.position,
+        builtin: r.builtin,
+    }
+}
+
+/// `GET /api/v1/rules`: the rules the staff member's office runs, in order.
+pub async fn list_rules(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let (db, office) = (state.db.clone(), staff.office.clone());
+    let list = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(store::rules::effective(&mut conn, office.as_str())?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(list.iter().map(view).collect::<Vec<_>>()))
+}
+
+fn rule_id(path: web::Path<String>) -> Result<String, ApiError> {
+    let id = path.into_inner();
+    if (3..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        Ok(id)
+    } else {
+        Err(ApiError::with_message(ErrorCode::InvalidField, "规则标识应为3至64位小写字母、数字或连字符"))
+    }
+}
+
+/// `PUT /api/v1/rules/{id}` (系统管理员): set a built-in rule's switch, severity, order and
+/// message, or add the office's own rule. Takes effect for the next action, without a restart.
+pub async fn put_rule(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let staff = require_role(&req, &state, "sysadmin").await?;
+    let id = rule_id(path)?;
+    let config: RuleConfig = parse_json(&body)?;
+    rules::validate_config(&id, &config).map_err(|m| ApiError::with_message(ErrorCode::InvalidField, m))?;
+    let (db, office, actor, rid) = (state.db.clone(), staff.office.clone(), staff.actor(), request_id(&req));
+    let (id2, detail) = (id.clone(), serde_json::to_string(&config).unwrap_or_default());
+    let list = blocking(move || {
+        db.write(|conn| {
+            store::rules::put(conn, office.as_str(), &id2, &config, &actor)?;
+            audit::append(
+                conn,
+                &audit::Entry::new(office.as_str(), &actor, audit::Kind::Security, "rule_set", &rid)
+                    .detail(format!("{id2} {detail}")),
+            )?;
+            Ok::<_, ApiError>(store::rules::effective(conn, office.as_str())?)
+        })
+    })
+    .await?;
+    let rule = list.iter().find(|r| r.id == id).map(view);
+    Ok(HttpResponse::Ok().json(rule))
+}
+
+/// `DELETE /api/v1/rules/{id}` (系统管理员): back to the built-in default, or remove an own rule.
+pub async fn reset_rule(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let staff = require_role(&req, &state, "sysadmin").await?;
+    let id = rule_id(path)?;
+    let (db, office, actor, rid) = (state.db.clone(), staff.office.clone(), staff.actor(), request_id(&req));
+    let removed = blocking(move || {
+        db.write(|conn| {
+            let n = store::rules::reset(conn, office.as_str(), &id)?;
+            if n > 0 {
+                audit::append(conn, &audit::Entry::new(office.as_str(), &actor, audit::Kind::Security, "rule_reset", &rid).detail(id))?;
+            }
+            Ok::<_, ApiError>(n)
+        })
+    })
+    .await?;
+    if removed == 0 {
+        return Err(ApiError::with_message(ErrorCode::NotFound, "本机构没有该规则的设置"));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,281 @@
+//! The register (不动产登记簿) on the wire: what an application asks the register to record
+//! (`RegistrationDetails`), what a staff query shows of a unit's page (`UnitRegisterView`), and
+//! the review rules an office runs (`RuleView`, `RuleConfig`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::PartyView;
+use crate::ids::{BusinessNo, CertificateId, DivisionCode, IdType, UnitCode};
+use crate::registration::RegistrationKind;
+
+/// 抵押权登记: which of the four (条例实施细则 Arts. 65–72).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MortgageAction {
+    /// 抵押权设立登记
+    #[default]
+    Establish,
+    /// 抵押权变更登记 (amount or term)
+    Change,
+    /// 抵押权转移登记 (the secured claim changed hands)
+    Transfer,
+    /// 抵押权注销登记
+    Cancel,
+}
+
+impl MortgageAction {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Establish => "抵押权设立登记",
+            Self::Change => "抵押权变更登记",
+            Self::Transfer => "抵押权转移登记",
+            Self::Cancel => "抵押权注销登记",
+        }
+    }
+}
+
+/// What the application asks the register to record, beyond the unit, kind and parties. Every
+/// field is optional on the wire; which ones a kind needs is checked at submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationDetails {
+    /// 权利类型 QLLX code (STANDARDS.md §3.6); default 4, 国有建设用地使用权/房屋（构筑物）所有权.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub right_type: Option<u16>,
+    /// 面积 in square metres, a decimal with at most two places (e.g. "89.50").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+    /// 用途 (e.g. 住宅, 商业).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// For 抵押权登记: 设立 (default), 变更, 转移 or 注销.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mortgage_action: Option<MortgageAction>,
+    /// 被担保主债权数额 or, for 最高额抵押, 最高债权数额, in yuan (a decimal, at most two places).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    /// 最高额抵押 (DYFS 2) rather than 一般抵押 (DYFS 1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub maximum: bool,
+    /// The register entry (限制 id) that a 抵押权变更/转移/注销 or a 解封 acts on; default: the
+    /// earliest current one of that kind on the unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restriction_id: Option<i64>,
+    /// 查封机关 / 嘱托机关 (for 查封 and 解封), or the court or body behind a 更正.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    /// 预告登记种类 YGDJZL 1–4 (STANDARDS.md §3.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advance_kind: Option<u8>,
+}
+
+/// 权属状态 of a register entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// 现势
+    Current,
+    /// 历史
+    History,
+}
+
+/// The kinds of 权利限制/提示事项 a unit's page can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestrictionKind {
+    /// 抵押权
+    Mortgage,
+    /// 查封 (position 0) or 轮候查封 (position ≥ 1)
+    Seizure,
+    /// 异议登记 (lapses after 15 days, 民法典 Art. 220)
+    Objection,
+    /// 预告登记 (lapses after 90 days, 民法典 Art. 221)
+    AdvanceNotice,
+}
+
+impl RestrictionKind {
+    pub const ALL: &'static [RestrictionKind] = &[Self::Mortgage, Self::Seizure, Self::Objection, Self::AdvanceNotice];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mortgage => "mortgage",
+            Self::Seizure => "seizure",
+            Self::Objection => "objection",
+            Self::AdvanceNotice => "advance_notice",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Mortgage => "抵押",
+            Self::Seizure => "查封",
+            Self::Objection => "异议",
+            Self::AdvanceNotice => "预告",
+        }
+    }
+}
+
+/// One 权利 entry on a unit's page (staff view: personal fields masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RightView {
+    pub id: i64,
+    pub status: EntryStatus,
+    /// 权利类型 QLLX code.
+    pub right_type: u16,
+    pub holders: Vec<PartyView>,
+    /// Shares as written on the register, one per holder (按份共有), e.g. "1/2".
+    pub shares: Vec<String>,
+    /// 共有方式: 单独所有, 共同共有 or 按份共有.
+    pub co_ownership: String,
+    pub location: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The application that recorded it (业务号).
+    pub business_no: BusinessNo,
+    /// The application that ended it, for history entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_id: Option<CertificateId>,
+    pub recorded_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// One 权利限制/提示 entry on a unit's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RestrictionView {
+    pub id: i64,
+    pub kind: RestrictionKind,
+    pub status: EntryStatus,
+    /// For 查封: 0 is the effective seizure, 1.. are 轮候查封 in order.
+    pub position: i64,
+    /// 抵押权人 / 异议人 / 预告权利人 (masked); empty for 查封.
+    pub holders: Vec<PartyView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub maximum: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    pub business_no: BusinessNo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    /// When it lapses by law (异议 15 days, 预告 90 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/register/units/{unit_code}`: a unit's page of the register (staff of its office).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UnitRegisterView {
+    pub unit_code: UnitCode,
+    pub office: DivisionCode,
+    /// The current right, if any (现势).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<RightView>,
+    /// Current restrictions: mortgages, seizures (with 轮候), objections, advance notices.
+    pub restrictions: Vec<RestrictionView>,
+    /// Summary flags a bank or a buyer reads first.
+    pub mortgaged: bool,
+    pub seized: bool,
+    pub objection: bool,
+    pub advance_notice: bool,
+    /// Every earlier entry (历史), newest first.
+    pub history: Vec<RightView>,
+    pub ended_restrictions: Vec<RestrictionView>,
+}
+
+/// Where a rule runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleStage {
+    /// 审核
+    Review,
+    /// 登簿
+    Record,
+    /// 发证
+    Issue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The action is refused while the rule fails.
+    Block,
+    /// The action goes ahead; the failure is kept in the trace and shown to staff.
+    Warn,
+}
+
+/// A rule as an office runs it (`GET /api/v1/rules`). Built-in rules have `builtin: true`; an
+/// office may disable them, change their severity and order, and add its own from the same checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RuleView {
+    pub id: String,
+    pub stage: RuleStage,
+    /// Kinds it applies to; empty means every kind.
+    pub kinds: Vec<RegistrationKind>,
+    pub severity: Severity,
+    pub message: String,
+    /// The check it runs (see `RuleConfig::check`).
+    pub check: String,
+    pub enabled: bool,
+    pub position: i32,
+    pub builtin: bool,
+}
+
+/// `PUT /api/v1/rules/{id}`: an office's setting for one rule. For a built-in rule only
+/// `enabled`, `severity`, `position` and `message` may differ from the default; a new id adds a
+/// rule built from one of the named checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub stage: RuleStage,
+    #[serde(default)]
+    pub kinds: Vec<RegistrationKind>,
+    pub severity: Severity,
+    pub message: String,
+    /// One of: `unit_not_seized`, `obligors_are_holders`, `shares_sum_to_one`, `right_exists`,
+    /// `no_current_right`, `no_advance_notice_conflict`, `no_objection`, `not_mortgaged`,
+    /// `has_right_holder`, `certificate_holder_is_register_holder`.
+    pub check: String,
+    pub enabled: bool,
+    pub position: i32,
+}
+
+/// One rule's result on one application, kept with the application (the rule trace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RuleOutcome {
+    pub rule: String,
+    pub stage: RuleStage,
+    pub severity: Severity,
+    pub passed: bool,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/register/holdings`: whose holdings (the id number stays out of URLs and logs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldingsRequest {
+    pub id_type: IdType,
+    pub id_number: String,
+}
+
+/// The units on which the person is a current right holder in the office's register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HoldingsView {
+    pub office: DivisionCode,
+    pub units: Vec<UnitCode>,
+}
