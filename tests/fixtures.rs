@@ -114,7 +114,7 @@ fn generate() -> Vec<(String, Vec<u8>, BodySignature, &'static str)> {
         to: xuanwu.clone(),
         sent_at: at(4),
         request_id: "01KB0Z7X3M9Q2T8V6W4Y5Z1A2E".into(),
-        body: EnvelopeBody::Application(ForwardedApplication {
+        body: EnvelopeBody::Application(Box::new(ForwardedApplication {
             ticket: Some("01KB0Z7X3M9Q2T8V6W4Y5Z1A2F".into()),
             entry_node: NodeId::parse("nation").unwrap(),
             application: SubmitApplication {
@@ -132,7 +132,7 @@ fn generate() -> Vec<(String, Vec<u8>, BodySignature, &'static str)> {
                 location: Some("南京市玄武区北京东路41号3幢203室".into()),
                 details: None,
             },
-        }),
+        })),
     };
     let answer = ApplicationReceipt {
         v: WIRE_VERSION,

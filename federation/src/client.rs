@@ -124,7 +124,7 @@ impl PeerClient {
         application: ForwardedApplication,
         timeout: Duration,
     ) -> Result<ApplicationAnswer, FederationError> {
-        let envelope = self.envelope(peer, request_id, EnvelopeBody::Application(application));
+        let envelope = self.envelope(peer, request_id, EnvelopeBody::Application(Box::new(application)));
         let bytes = self.post(peer, APPLICATIONS_PATH, &envelope, timeout).await?;
         let receipt: ApplicationReceipt =
             serde_json::from_slice(&bytes).map_err(|e| FederationError::Malformed(e.to_string()))?;

@@ -217,25 +217,13 @@ async fn wait() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Sample data through the real API: an application submitted at the nation for 320102 is
-/// forwarded down, taken through every stage to 发证, and its progress and certificate roll up.
+/// Sample data through the real API: 李四's 首次登记 at 320102, then a 转移登记 to 张三 submitted at
+/// the nation, forwarded down, taken through every stage to 发证; progress and certificates (the
+/// new one valid, 李四's voided) roll up.
 async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
     let http = reqwest::Client::new();
     let nation = &nodes[0].url;
     let county = &nodes[2].url;
-    let application = serde_json::json!({
-        "unit_code": "320102003001GB00012F00010203",
-        "kind": "transfer",
-        "location": "南京市玄武区北京东路41号3幢203室",
-        "applicants": [
-            {"name": "张三", "id_type": "id_card", "id_number": "110101199003074477", "role": "right_holder", "phone": "13812341234"},
-            {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "obligor"}
-        ]
-    });
-    let answer: serde_json::Value =
-        http.post(format!("{nation}/api/v1/applications")).json(&application).send().await?.json().await?;
-    let business_no =
-        answer["business_no"].as_str().ok_or_else(|| anyhow::anyhow!("unexpected answer {answer}"))?.to_owned();
     let login: serde_json::Value = http
         .post(format!("{county}/api/v1/staff/login"))
         .json(&serde_json::json!({"username": "xuanwu-clerk", "password": password}))
@@ -244,16 +232,54 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
         .json()
         .await?;
     let token = login["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?.to_owned();
+    // A data directory from an earlier run already holds the sample (the register is permanent).
+    let unit = "320102003001GB00012F00010203";
+    let page = http.get(format!("{county}/api/v1/register/units/{unit}")).bearer_auth(&token).send().await?;
+    if page.status().is_success() {
+        return Ok(format!(
+            "Sample data from an earlier run is kept (unit {unit} is on 320102's register):\n  \
+             curl -H 'Authorization: Bearer <token>' {county}/api/v1/register/units/{unit}\n"
+        ));
+    }
+    // 李四's 首次登记 at the county, then the sale to 张三 applied for at the nation.
+    let first = serde_json::json!({
+        "unit_code": "320102003001GB00012F00010203",
+        "kind": "first",
+        "location": "南京市玄武区北京东路41号3幢203室",
+        "details": {"area": "89.50", "purpose": "住宅"},
+        "applicants": [
+            {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "right_holder"}
+        ]
+    });
+    let transfer = serde_json::json!({
+        "unit_code": "320102003001GB00012F00010203",
+        "kind": "transfer",
+        "location": "南京市玄武区北京东路41号3幢203室",
+        "applicants": [
+            {"name": "张三", "id_type": "id_card", "id_number": "110101199003074477", "role": "right_holder", "phone": "13812341234"},
+            {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "obligor"}
+        ]
+    });
+    let mut business_no = String::new();
     let mut view = serde_json::Value::Null;
-    for action in ["accept", "review", "record", "certify", "issue"] {
-        view = http
-            .post(format!("{county}/api/v1/applications/{business_no}/actions"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"action": action}))
-            .send()
-            .await?
-            .json()
-            .await?;
+    for (entry, application) in [(county, first), (nation, transfer)] {
+        let answer: serde_json::Value =
+            http.post(format!("{entry}/api/v1/applications")).json(&application).send().await?.json().await?;
+        business_no =
+            answer["business_no"].as_str().ok_or_else(|| anyhow::anyhow!("unexpected answer {answer}"))?.to_owned();
+        for action in ["accept", "review", "record", "certify", "issue"] {
+            view = http
+                .post(format!("{county}/api/v1/applications/{business_no}/actions"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"action": action}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if view.get("error").is_some() {
+                anyhow::bail!("sample {action} of {business_no} refused: {view}");
+            }
+        }
     }
     let cert = view["certificate_id"].as_str().unwrap_or_default().to_owned();
     let link: serde_json::Value = http
@@ -267,7 +293,7 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
         .json()
         .await?;
     Ok(format!(
-        "Sample data:\n  business number {business_no} (submitted at the nation, handled by 320102, now issued)\n  \
+        "Sample data:\n  business number {business_no} (a 转移登记 submitted at the nation, handled by 320102, now issued)\n  \
          progress:     curl '{nation}/api/v1/progress/{business_no}?name=张三&id_number=110101199003074477'\n  \
          certificate:  curl {nation}/api/v1/certificates/{cert}/verify\n  \
          link navigation for 320104 from the nation: {}\n",

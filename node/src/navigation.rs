@@ -79,7 +79,8 @@ pub async fn place_application(
     // Check everything first, at every level: bad input changes nothing anywhere.
     let parties = check_parties(&request.applicants).map_err(|e| ApiError::with_message(e.code, e.message))?;
     let mut request = request;
-    let details = check_details(request.kind, &request.details.clone().unwrap_or_default()).map_err(register_refusal)?;
+    let details =
+        check_details(request.kind, &request.details.clone().unwrap_or_default()).map_err(register_refusal)?;
     check_parties_for_kind(request.kind, &details, &parties).map_err(register_refusal)?;
     request.details = (details != RegistrationDetails::default()).then_some(details);
     if let Some(location) = &request.location

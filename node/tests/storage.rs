@@ -7,11 +7,11 @@ mod common;
 use std::sync::Arc;
 
 use bdc_node::db::counters;
-use common::{backends, office};
 use bdc_node::personal::Sealer;
 use bdc_node::store;
 use bdc_node::store::applications::OfficeCtx;
 use chrono::Utc;
+use common::{backends, office};
 use federation::crypto::{SigningKey, Sm4Key};
 use federation::delivery::OutboxStore;
 use schemas::api::{ActionRequest, ApplicantInput, SubmitApplication};
@@ -56,7 +56,6 @@ fn a_failed_transaction_leaves_no_gap() {
         assert_eq!(next, 2, "{:?}", db.backend());
     }
 }
-
 
 fn application() -> SubmitApplication {
     SubmitApplication {

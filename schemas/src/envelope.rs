@@ -57,7 +57,7 @@ pub enum EnvelopeBody {
     /// Upward: batches of events, each batch signed by its origin.
     Events { batches: Vec<OriginBatch> },
     /// Downward (interface navigation): an application for an office below the receiver.
-    Application(ForwardedApplication),
+    Application(Box<ForwardedApplication>),
 }
 
 /// Events of one origin, contiguous or not, signed by the origin node.

@@ -93,6 +93,9 @@ impl Federation {
         bdc_node::demo::add_staff(fed.node(XUANWU), "320102", "xuanwu-auditor", PASSWORD, "玄武区审计员", "auditor")
             .await
             .unwrap();
+        bdc_node::demo::add_staff(fed.node(XUANWU), "320102", "xuanwu-admin", PASSWORD, "玄武区系统管理员", "sysadmin")
+            .await
+            .unwrap();
         fed
     }
 
@@ -165,6 +168,24 @@ impl Federation {
             .send()
             .await
             .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Any request with a staff session.
+    pub async fn send_as(
+        &self,
+        i: usize,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.url(i), path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }

@@ -75,7 +75,7 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
             // journal_mode = WAL is a property of the file, set once in `Db::open`: setting it on
             // every new pooled connection needs a lock that another process's reader may hold.
             c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(diesel::r2d2::Error::QueryError)?;
+                .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
     }

@@ -208,7 +208,8 @@ fn detail(msg: impl Into<String>) -> RegisterError {
 /// 共有方式 from the holders, checking their shares: one holder holds all; several either all
 /// carry shares summing to one (按份共有) or none do (共同共有).
 pub fn co_ownership(holders: &[Holder]) -> Result<&'static str, RegisterError> {
-    let shares: Vec<Share> = holders.iter().filter_map(|h| h.share.as_deref()).filter_map(|s| Share::parse(s).ok()).collect();
+    let shares: Vec<Share> =
+        holders.iter().filter_map(|h| h.share.as_deref()).filter_map(|s| Share::parse(s).ok()).collect();
     match holders.len() {
         0 => Err(RegisterError::NoHolder("登记")),
         1 => match shares.first() {
@@ -278,7 +279,11 @@ pub fn check_details(kind: RegistrationKind, d: &RegistrationDetails) -> Result<
         RegistrationKind::Mortgage => {
             let action = d.mortgage_action.unwrap_or_default();
             if matches!(action, MortgageAction::Establish | MortgageAction::Change) && d.amount.is_none() {
-                return Err(detail(if d.maximum { "最高额抵押须填写最高债权数额" } else { "抵押权登记须填写被担保主债权数额" }));
+                return Err(detail(if d.maximum {
+                    "最高额抵押须填写最高债权数额"
+                } else {
+                    "抵押权登记须填写被担保主债权数额"
+                }));
             }
         }
         RegistrationKind::Seizure | RegistrationKind::ReleaseSeizure if d.authority.is_none() => {
@@ -290,7 +295,11 @@ pub fn check_details(kind: RegistrationKind, d: &RegistrationDetails) -> Result<
 }
 
 /// The parties each kind must have, checked at submission (条例 Art. 14: who applies).
-pub fn check_parties_for_kind(kind: RegistrationKind, details: &RegistrationDetails, parties: &[Party]) -> Result<(), RegisterError> {
+pub fn check_parties_for_kind(
+    kind: RegistrationKind,
+    details: &RegistrationDetails,
+    parties: &[Party],
+) -> Result<(), RegisterError> {
     let has = |role: PartyRole| parties.iter().any(|p| p.role == role);
     let needs_holder = match kind {
         RegistrationKind::First
@@ -308,9 +317,16 @@ pub fn check_parties_for_kind(kind: RegistrationKind, details: &RegistrationDeta
     let role_holders: Vec<Holder> = parties
         .iter()
         .filter(|p| p.role == PartyRole::RightHolder)
-        .map(|p| Holder { name: p.name.clone(), id_type: p.id_type, id_number: p.id_number.clone(), share: p.share.clone() })
+        .map(|p| Holder {
+            name: p.name.clone(),
+            id_type: p.id_type,
+            id_number: p.id_number.clone(),
+            share: p.share.clone(),
+        })
         .collect();
-    if matches!(kind, RegistrationKind::First | RegistrationKind::Transfer) || (kind == RegistrationKind::Correction && !role_holders.is_empty()) {
+    if matches!(kind, RegistrationKind::First | RegistrationKind::Transfer)
+        || (kind == RegistrationKind::Correction && !role_holders.is_empty())
+    {
         co_ownership(&role_holders)?;
     }
     Ok(())
@@ -495,6 +511,7 @@ fn pick(page: &UnitPage, kind: RestrictionKind, id: Option<i64>) -> Option<&Curr
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
@@ -521,7 +538,12 @@ mod tests {
         CurrentRight {
             id: 7,
             right_type: 4,
-            holders: vec![Holder { name: "李四".into(), id_type: IdType::IdCard, id_number: holder.into(), share: None }],
+            holders: vec![Holder {
+                name: "李四".into(),
+                id_type: IdType::IdCard,
+                id_number: holder.into(),
+                share: None,
+            }],
             location: "北京东路41号".into(),
             area: Some("89.50".into()),
             purpose: Some("住宅".into()),
@@ -564,11 +586,16 @@ mod tests {
     #[test]
     fn shares_must_make_a_whole() {
         let d = RegistrationDetails::default();
-        let ok = [party("甲", A, PartyRole::RightHolder, Some("1/3")), party("乙", B, PartyRole::RightHolder, Some("2/3"))];
+        let ok =
+            [party("甲", A, PartyRole::RightHolder, Some("1/3")), party("乙", B, PartyRole::RightHolder, Some("2/3"))];
         let p = plan(&UnitPage::default(), &req(RegistrationKind::First, &d, &ok)).unwrap();
         assert_eq!(p.new_right.unwrap().co_ownership, "按份共有");
-        let bad = [party("甲", A, PartyRole::RightHolder, Some("0.5")), party("乙", B, PartyRole::RightHolder, Some("0.6"))];
-        assert!(matches!(plan(&UnitPage::default(), &req(RegistrationKind::First, &d, &bad)), Err(RegisterError::Share(_))));
+        let bad =
+            [party("甲", A, PartyRole::RightHolder, Some("0.5")), party("乙", B, PartyRole::RightHolder, Some("0.6"))];
+        assert!(matches!(
+            plan(&UnitPage::default(), &req(RegistrationKind::First, &d, &bad)),
+            Err(RegisterError::Share(_))
+        ));
         let mixed = [party("甲", A, PartyRole::RightHolder, Some("0.5")), party("乙", B, PartyRole::RightHolder, None)];
         assert!(plan(&UnitPage::default(), &req(RegistrationKind::First, &d, &mixed)).is_err());
         let joint = [party("甲", A, PartyRole::RightHolder, None), party("乙", B, PartyRole::RightHolder, None)];

@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use schemas::register::{MortgageAction, RegistrationDetails, RestrictionKind, RuleConfig, RuleOutcome, RuleStage, Severity};
+use schemas::register::{
+    MortgageAction, RegistrationDetails, RestrictionKind, RuleConfig, RuleOutcome, RuleStage, Severity,
+};
 use schemas::registration::{PartyRole, RegistrationKind};
 
 use super::register::{Holder, Request, UnitPage, co_ownership, same_people};
@@ -36,7 +38,7 @@ pub enum Check {
     NotMortgaged,
     /// At least one 权利人 on the application.
     HasRightHolder,
-    /// The register's current holders are the application's 权利人 (checked at 发证).
+    /// The entry the application recorded is current and holds the 权利人 it names (at 发证).
     CertificateHolderIsRegisterHolder,
 }
 
@@ -95,15 +97,22 @@ impl Check {
             Self::NotMortgaged => !page.has(RestrictionKind::Mortgage),
             Self::HasRightHolder => ctx.request.parties.iter().any(|p| p.role == PartyRole::RightHolder),
             Self::CertificateHolderIsRegisterHolder => {
+                // The entry this application recorded must still be current, and the holders it
+                // names (when it names any) must be the ones the register shows.
                 let recorded = match ctx.request.kind {
-                    k if k.issues_property_certificate() => page.right.as_ref().map(|r| r.holders.clone()),
+                    k if k.issues_property_certificate() => page
+                        .right
+                        .as_ref()
+                        .filter(|r| Some(r.business_no.as_str()) == ctx.business_no)
+                        .map(|r| r.holders.clone()),
                     _ => page
                         .restrictions
                         .iter()
                         .find(|r| Some(r.business_no.as_str()) == ctx.business_no)
                         .map(|r| r.holders.clone()),
                 };
-                recorded.is_some_and(|h| same_people(&h, &ctx.request.holders(PartyRole::RightHolder)))
+                let named = ctx.request.holders(PartyRole::RightHolder);
+                recorded.is_some_and(|h| named.is_empty() || same_people(&h, &named))
             }
         }
     }
@@ -164,21 +173,141 @@ pub fn builtin() -> Vec<Rule> {
     use RegistrationKind as K;
     use RuleStage::{Issue, Record, Review};
     vec![
-        rule("seized-no-transfer", Review, &[K::Transfer], &[], Check::UnitNotSeized, "该不动产已被查封，不能办理转移登记", 10),
-        rule("seized-no-mortgage", Review, &[K::Mortgage], &[M::Establish], Check::UnitNotSeized, "该不动产已被查封，不能办理抵押权设立登记", 20),
-        rule("transfer-needs-holder-consent", Review, &[K::Transfer], &[], Check::ObligorsAreHolders, "转移登记的义务人须为登记簿记载的现权利人（条例第十四条，共同申请）", 30),
-        rule("shares-sum-to-one", Review, &[K::First, K::Transfer, K::Change, K::Correction], &[], Check::SharesSumToOne, "按份共有的份额合计应为1", 40),
-        rule("mortgage-needs-right", Review, &[K::Mortgage], &[M::Establish], Check::RightExists, "抵押权须设立在登记簿上已有的不动产权利之上", 50),
-        rule("mortgagor-is-holder", Review, &[K::Mortgage], &[M::Establish], Check::ObligorsAreHolders, "抵押人（义务人）须为登记簿记载的现权利人", 55),
-        rule("first-needs-empty-page", Review, &[K::First], &[], Check::NoCurrentRight, "该不动产单元已有现势权利，应办理转移或变更登记", 60),
-        rule("right-must-exist", Review, &[K::Transfer, K::Change, K::Correction, K::Cancellation, K::Objection], &[], Check::RightExists, "登记簿上没有该不动产单元的现势权利", 70),
-        rule("advance-notice-blocks-transfer", Review, &[K::Transfer], &[], Check::NoAdvanceNoticeConflict, "该不动产已办理预告登记，未经预告登记的权利人同意不得处分（民法典第二百二十一条）", 80),
-        rule("cancel-after-mortgage-released", Review, &[K::Cancellation], &[], Check::NotMortgaged, "该不动产设有抵押权，须先办理抵押权注销登记", 90),
-        rule("cancel-not-seized", Review, &[K::Cancellation], &[], Check::UnitNotSeized, "该不动产已被查封，不能办理注销登记", 95),
-        rule("objection-warns-transfer", Review, &[K::Transfer, K::Mortgage], &[M::Establish], Check::NoObjection, "该不动产存在异议登记，受让人或抵押权人应知悉风险", 100),
-        rule("seized-no-transfer-at-record", Record, &[K::Transfer], &[], Check::UnitNotSeized, "登簿前该不动产已被查封，不能登簿", 110),
-        rule("seized-no-mortgage-at-record", Record, &[K::Mortgage], &[M::Establish], Check::UnitNotSeized, "登簿前该不动产已被查封，不能登簿", 120),
-        rule("certificate-holder-is-register-holder", Issue, &[], &[], Check::CertificateHolderIsRegisterHolder, "证书（证明）记载的权利人须与登记簿现势记载一致", 130),
+        rule(
+            "seized-no-transfer",
+            Review,
+            &[K::Transfer],
+            &[],
+            Check::UnitNotSeized,
+            "该不动产已被查封，不能办理转移登记",
+            10,
+        ),
+        rule(
+            "seized-no-mortgage",
+            Review,
+            &[K::Mortgage],
+            &[M::Establish],
+            Check::UnitNotSeized,
+            "该不动产已被查封，不能办理抵押权设立登记",
+            20,
+        ),
+        rule(
+            "transfer-needs-holder-consent",
+            Review,
+            &[K::Transfer],
+            &[],
+            Check::ObligorsAreHolders,
+            "转移登记的义务人须为登记簿记载的现权利人（条例第十四条，共同申请）",
+            30,
+        ),
+        rule(
+            "shares-sum-to-one",
+            Review,
+            &[K::First, K::Transfer, K::Change, K::Correction],
+            &[],
+            Check::SharesSumToOne,
+            "按份共有的份额合计应为1",
+            40,
+        ),
+        rule(
+            "mortgage-needs-right",
+            Review,
+            &[K::Mortgage],
+            &[M::Establish],
+            Check::RightExists,
+            "抵押权须设立在登记簿上已有的不动产权利之上",
+            50,
+        ),
+        rule(
+            "mortgagor-is-holder",
+            Review,
+            &[K::Mortgage],
+            &[M::Establish],
+            Check::ObligorsAreHolders,
+            "抵押人（义务人）须为登记簿记载的现权利人",
+            55,
+        ),
+        rule(
+            "first-needs-empty-page",
+            Review,
+            &[K::First],
+            &[],
+            Check::NoCurrentRight,
+            "该不动产单元已有现势权利，应办理转移或变更登记",
+            60,
+        ),
+        rule(
+            "right-must-exist",
+            Review,
+            &[K::Transfer, K::Change, K::Correction, K::Cancellation, K::Objection],
+            &[],
+            Check::RightExists,
+            "登记簿上没有该不动产单元的现势权利",
+            70,
+        ),
+        rule(
+            "advance-notice-blocks-transfer",
+            Review,
+            &[K::Transfer],
+            &[],
+            Check::NoAdvanceNoticeConflict,
+            "该不动产已办理预告登记，未经预告登记的权利人同意不得处分（民法典第二百二十一条）",
+            80,
+        ),
+        rule(
+            "cancel-after-mortgage-released",
+            Review,
+            &[K::Cancellation],
+            &[],
+            Check::NotMortgaged,
+            "该不动产设有抵押权，须先办理抵押权注销登记",
+            90,
+        ),
+        rule(
+            "cancel-not-seized",
+            Review,
+            &[K::Cancellation],
+            &[],
+            Check::UnitNotSeized,
+            "该不动产已被查封，不能办理注销登记",
+            95,
+        ),
+        rule(
+            "objection-warns-transfer",
+            Review,
+            &[K::Transfer, K::Mortgage],
+            &[M::Establish],
+            Check::NoObjection,
+            "该不动产存在异议登记，受让人或抵押权人应知悉风险",
+            100,
+        ),
+        rule(
+            "seized-no-transfer-at-record",
+            Record,
+            &[K::Transfer],
+            &[],
+            Check::UnitNotSeized,
+            "登簿前该不动产已被查封，不能登簿",
+            110,
+        ),
+        rule(
+            "seized-no-mortgage-at-record",
+            Record,
+            &[K::Mortgage],
+            &[M::Establish],
+            Check::UnitNotSeized,
+            "登簿前该不动产已被查封，不能登簿",
+            120,
+        ),
+        rule(
+            "certificate-holder-is-register-holder",
+            Issue,
+            &[],
+            &[],
+            Check::CertificateHolderIsRegisterHolder,
+            "证书（证明）记载的权利人须与登记簿现势记载一致",
+            130,
+        ),
     ]
     .into_iter()
     .map(|mut r| {
@@ -232,7 +361,8 @@ pub fn custom(id: &str, c: &RuleConfig) -> Result<Rule, String> {
 /// Check an office's setting for a rule before storing it. Built-in rules keep their stage,
 /// kinds and check; an office's own rule needs a valid id and a known check.
 pub fn validate_config(id: &str, c: &RuleConfig) -> Result<(), String> {
-    let id_ok = (3..=64).contains(&id.len()) && id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
+    let id_ok = (3..=64).contains(&id.len())
+        && id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
     if !id_ok {
         return Err("规则标识应为3至64位小写字母、数字或连字符".into());
     }
@@ -296,6 +426,7 @@ pub fn evaluate(rules: &[Rule], stage: RuleStage, ctx: &Context<'_>, at: DateTim
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::domain::parties::Party;
@@ -314,7 +445,12 @@ mod tests {
             right: Some(CurrentRight {
                 id: 1,
                 right_type: 4,
-                holders: vec![Holder { name: "某".into(), id_type: IdType::IdCard, id_number: holder.into(), share: None }],
+                holders: vec![Holder {
+                    name: "某".into(),
+                    id_type: IdType::IdCard,
+                    id_number: holder.into(),
+                    share: None,
+                }],
                 location: String::new(),
                 area: None,
                 purpose: None,
@@ -328,7 +464,12 @@ mod tests {
                     id: i as i64 + 10,
                     kind: *k,
                     position: 0,
-                    holders: vec![Holder { name: "某".into(), id_type: IdType::IdCard, id_number: B.into(), share: None }],
+                    holders: vec![Holder {
+                        name: "某".into(),
+                        id_type: IdType::IdCard,
+                        id_number: B.into(),
+                        share: None,
+                    }],
                     amount: None,
                     maximum: false,
                     authority: None,
@@ -417,9 +558,15 @@ mod tests {
         assert!(!rules.iter().find(|r| r.id == "seized-no-transfer").unwrap().enabled);
         let d = RegistrationDetails::default();
         let parties = [party(B, PartyRole::Applicant)];
-        let request = Request { kind: RegistrationKind::Change, details: &d, parties: &parties, location: "", at: Utc::now() };
+        let request =
+            Request { kind: RegistrationKind::Change, details: &d, parties: &parties, location: "", at: Utc::now() };
         let p = page(B, &[RestrictionKind::Mortgage]);
-        let e = evaluate(&rules, RuleStage::Review, &Context { request: &request, page: &p, business_no: None }, Utc::now());
+        let e = evaluate(
+            &rules,
+            RuleStage::Review,
+            &Context { request: &request, page: &p, business_no: None },
+            Utc::now(),
+        );
         assert_eq!(blocked_by(&e), vec!["office-no-change-while-mortgaged"]);
     }
 

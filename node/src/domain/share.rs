@@ -80,14 +80,11 @@ pub fn check_sum(shares: &[Share]) -> Result<(), ShareError> {
     for s in shares {
         sum = sum.checked_add(&s.0).ok_or_else(|| ShareError::Sum("超出可计算范围".into()))?;
     }
-    if sum.is_one() {
-        Ok(())
-    } else {
-        Err(ShareError::Sum(format!("{}/{}", sum.numer(), sum.denom())))
-    }
+    if sum.is_one() { Ok(()) } else { Err(ShareError::Sum(format!("{}/{}", sum.numer(), sum.denom()))) }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -116,6 +113,6 @@ mod tests {
         assert!(matches!(Share::parse("0"), Err(ShareError::Range(_))));
         assert!(matches!(Share::parse("3/2"), Err(ShareError::Range(_))));
         assert!(matches!(Share::parse("120%"), Err(ShareError::Range(_))));
-        assert!(matches!(check_sum(&[Share::parse("0.5").unwrap(), Share::parse("0.6").unwrap()]), Err(_)));
+        assert!(check_sum(&[Share::parse("0.5").unwrap(), Share::parse("0.6").unwrap()]).is_err());
     }
 }

@@ -16,7 +16,11 @@ use crate::store::audit;
 
 /// `GET /api/v1/register/units/{unit_code}`: the unit's page (current and history) in the staff
 /// member's own office.
-pub async fn unit_page(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn unit_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let staff = require_staff(&req, &state).await?;
     let unit = UnitCode::parse(&path.into_inner())?;
     let (db, sealer, office, u) = (state.db.clone(), state.sealer.clone(), staff.office.clone(), unit.clone());
@@ -25,8 +29,14 @@ pub async fn unit_page(req: HttpRequest, state: web::Data<AppState>, path: web::
         Ok(store::register::unit_view(&mut conn, &sealer, &office, &u)?)
     })
     .await?;
-    let entry = audit::Entry::new(staff.office.as_str(), &staff.actor(), audit::Kind::Staff, "register_view", &request_id(&req))
-        .detail(format!("unit={unit}"));
+    let entry = audit::Entry::new(
+        staff.office.as_str(),
+        &staff.actor(),
+        audit::Kind::Staff,
+        "register_view",
+        &request_id(&req),
+    )
+    .detail(format!("unit={unit}"));
     audit_event(&state, entry).await;
     match view {
         Some(v) => Ok(HttpResponse::Ok().json(v)),
@@ -36,7 +46,11 @@ pub async fn unit_page(req: HttpRequest, state: web::Data<AppState>, path: web::
 
 /// `POST /api/v1/register/holdings`: the units on which a person is a current right holder in
 /// this office's register (the id number travels in the body, never in a URL or a log line).
-pub async fn holdings(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn holdings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let staff = require_staff(&req, &state).await?;
     let q: HoldingsRequest = parse_json(&body)?;
     let id_number = check_id_document(q.id_type, &q.id_number)
@@ -47,8 +61,14 @@ pub async fn holdings(req: HttpRequest, state: web::Data<AppState>, body: web::B
         Ok(store::register::holdings(&mut conn, &sealer, &office, q.id_type, &id_number)?)
     })
     .await?;
-    let entry = audit::Entry::new(staff.office.as_str(), &staff.actor(), audit::Kind::Staff, "holdings_query", &request_id(&req))
-        .detail(format!("found={}", units.len()));
+    let entry = audit::Entry::new(
+        staff.office.as_str(),
+        &staff.actor(),
+        audit::Kind::Staff,
+        "holdings_query",
+        &request_id(&req),
+    )
+    .detail(format!("found={}", units.len()));
     audit_event(&state, entry).await;
     let units = units.iter().map(|u| UnitCode::parse(u)).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(HoldingsView { office: staff.office, units }))
@@ -120,7 +140,11 @@ pub async fn put_rule(
 }
 
 /// `DELETE /api/v1/rules/{id}` (系统管理员): back to the built-in default, or remove an own rule.
-pub async fn reset_rule(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn reset_rule(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let staff = require_role(&req, &state, "sysadmin").await?;
     let id = rule_id(path)?;
     let (db, office, actor, rid) = (state.db.clone(), staff.office.clone(), staff.actor(), request_id(&req));
@@ -128,7 +152,10 @@ pub async fn reset_rule(req: HttpRequest, state: web::Data<AppState>, path: web:
         db.write(|conn| {
             let n = store::rules::reset(conn, office.as_str(), &id)?;
             if n > 0 {
-                audit::append(conn, &audit::Entry::new(office.as_str(), &actor, audit::Kind::Security, "rule_reset", &rid).detail(id))?;
+                audit::append(
+                    conn,
+                    &audit::Entry::new(office.as_str(), &actor, audit::Kind::Security, "rule_reset", &rid).detail(id),
+                )?;
             }
             Ok::<_, ApiError>(n)
         })

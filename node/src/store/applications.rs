@@ -7,9 +7,9 @@ use diesel::prelude::*;
 use federation::crypto::SigningKey;
 use schemas::api::{ActionRequest, ApplicationView, OfficeReceipt, PartyView, SubmitApplication};
 use schemas::envelope::{CertificateStatusEvent, EventBody, ProgressEvent};
-use schemas::register::{RegistrationDetails, RuleOutcome, RuleStage};
 use schemas::error::ErrorCode;
 use schemas::ids::{BusinessNo, CertificateId, DivisionCode, NodeId, UnitCode};
+use schemas::register::{RegistrationDetails, RuleOutcome, RuleStage};
 use schemas::registration::{Action, RegistrationKind, Stage};
 
 use crate::db::schema::applications;
@@ -207,7 +207,8 @@ pub fn act(
     let to = transition(from, request.action, &reasons, &missing)
         .map_err(|e| refused(ErrorCode::InvalidTransition, e.message_zh()))?;
     let kind = RegistrationKind::parse(&row.kind).ok_or_else(|| AppError::Internal("kind".into()))?;
-    let details: RegistrationDetails = serde_json::from_str(&row.details).map_err(|e| AppError::Internal(e.to_string()))?;
+    let details: RegistrationDetails =
+        serde_json::from_str(&row.details).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut trace: Vec<RuleOutcome> = serde_json::from_str(&row.rule_trace).unwrap_or_default();
     let mut retired = vec![];
     let mut recorded_holders = None;
@@ -234,15 +235,17 @@ pub fn act(
             let evaluation = rules::evaluate(&office_rules, stage, &rule_ctx, at);
             let blocking = evaluation.blocking();
             if !blocking.is_empty() {
-                let reasons: Vec<String> = blocking.iter().map(|o| format!("{}（规则 {}）", o.message, o.rule)).collect();
+                let reasons: Vec<String> =
+                    blocking.iter().map(|o| format!("{}（规则 {}）", o.message, o.rule)).collect();
                 return Err(refused(ErrorCode::RuleBlocked, format!("未通过规则审查：{}", reasons.join("；"))));
             }
             trace.extend(evaluation.outcomes);
         }
         if request.action == Action::Record {
             let plan = plan_record(&page, &req).map_err(|e| refused(ErrorCode::RegisterConflict, e.to_string()))?;
-            retired = register::apply(conn, ctx.sealer, &ctx.office.division, &row.unit_code, &row.business_no, &plan, at)?
-                .retired;
+            retired =
+                register::apply(conn, ctx.sealer, &ctx.office.division, &row.unit_code, &row.business_no, &plan, at)?
+                    .retired;
         }
         if request.action == Action::Issue {
             let holders = register::recorded_entry(conn, ctx.sealer, &row.business_no)?.ok_or_else(|| {
@@ -315,7 +318,13 @@ pub fn act(
     }
     for (id, status, reason) in retired {
         let id = CertificateId::parse(&id).map_err(|e| AppError::Internal(e.to_string()))?;
-        emit(conn, &ctx.emitter(), &office, EventBody::CertificateStatus(CertificateStatusEvent { id, status, reason }), at)?;
+        emit(
+            conn,
+            &ctx.emitter(),
+            &office,
+            EventBody::CertificateStatus(CertificateStatusEvent { id, status, reason }),
+            at,
+        )?;
     }
     Ok(row)
 }

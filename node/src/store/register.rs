@@ -72,7 +72,13 @@ fn context(table: &str, unit_code: &str, business_no: &str) -> String {
     format!("register:{table}:{unit_code}:{business_no}")
 }
 
-fn open_holders(sealer: &Sealer, table: &str, unit: &str, business_no: &str, sealed: &str) -> Result<Vec<Holder>, AppError> {
+fn open_holders(
+    sealer: &Sealer,
+    table: &str,
+    unit: &str,
+    business_no: &str,
+    sealed: &str,
+) -> Result<Vec<Holder>, AppError> {
     let holders: Personal<Vec<Holder>> = sealer.open(sealed, &context(table, unit, business_no)).map_err(internal)?;
     Ok(holders.expose().clone())
 }
@@ -247,7 +253,11 @@ pub fn apply(
 
 /// Whether the entry `business_no` recorded is still current (a certificate may be issued for
 /// it), and its holders.
-pub fn recorded_entry(conn: &mut AnyConnection, sealer: &Sealer, business_no: &str) -> Result<Option<Vec<Holder>>, AppError> {
+pub fn recorded_entry(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    business_no: &str,
+) -> Result<Option<Vec<Holder>>, AppError> {
     let right: Option<RightRow> = register_rights::table
         .filter(register_rights::business_no.eq(business_no))
         .filter(register_rights::status.eq(CURRENT))

@@ -41,9 +41,11 @@ pub fn effective(conn: &mut AnyConnection, division: &str) -> QueryResult<Vec<Ru
 pub fn put(conn: &mut AnyConnection, division: &str, id: &str, config: &RuleConfig, by: &str) -> QueryResult<()> {
     let text = serde_json::to_string(config).unwrap_or_default();
     let now = super::now();
-    let n = diesel::update(office_rules::table.filter(office_rules::division.eq(division)).filter(office_rules::rule_id.eq(id)))
-        .set((office_rules::config.eq(&text), office_rules::updated_by.eq(by), office_rules::updated_at.eq(now)))
-        .execute(conn)?;
+    let n = diesel::update(
+        office_rules::table.filter(office_rules::division.eq(division)).filter(office_rules::rule_id.eq(id)),
+    )
+    .set((office_rules::config.eq(&text), office_rules::updated_by.eq(by), office_rules::updated_at.eq(now)))
+    .execute(conn)?;
     if n == 0 {
         diesel::insert_into(office_rules::table)
             .values((

@@ -1,0 +1,114 @@
+//! The register over HTTP at a county: staff read a unit's page and a person's holdings, rules
+//! stop a registration with a stable code, and the office's system administrator changes its
+//! rules at run time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staff_read_the_register_and_the_office_sets_its_rules() {
+    let fed = Federation::start().await;
+    let (status, receipt) = fed.post(NATION, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
+    assert_eq!(status, 200, "{receipt}");
+    let first = receipt["business_no"].as_str().unwrap().to_owned();
+    fed.run_to_issued(&first).await;
+    let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
+
+    // The unit's page: 张三 holds it, masked; nothing restricts it.
+    let page_path = format!("/api/v1/register/units/{XUANWU_UNIT}");
+    let (status, page) = fed.get_as(XUANWU, &clerk, &page_path).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["current"]["holders"][0]["name"], "张*");
+    assert_eq!(page["current"]["area"], "89.50");
+    assert_eq!(page["current"]["business_no"], first.as_str());
+    assert_eq!((page["mortgaged"].as_bool(), page["seized"].as_bool()), (Some(false), Some(false)));
+    assert!(!page.to_string().contains("110101199003074477"));
+    // Without a session, with a bad code, for a unit it does not hold: refused.
+    assert_eq!(fed.get(XUANWU, &page_path).await.0, 401);
+    let (status, body) = fed.get_as(XUANWU, &clerk, "/api/v1/register/units/32010200300").await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_unit_code")));
+    assert_eq!(fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/units/{XUANWU_UNIT_2}")).await.0, 404);
+
+    // Holdings by id document (in the body, never the URL).
+    let holdings = |id: &str| json!({"id_type": "id_card", "id_number": id});
+    let (status, h) = fed
+        .send_as(XUANWU, &clerk, Method::POST, "/api/v1/register/holdings", Some(holdings("110101199003074477")))
+        .await;
+    assert_eq!((status, h["units"].clone()), (200, json!([XUANWU_UNIT])));
+    let (status, h) = fed
+        .send_as(XUANWU, &clerk, Method::POST, "/api/v1/register/holdings", Some(holdings("110101199003074478")))
+        .await;
+    assert_eq!((status, h["error"].as_str()), (400, Some("invalid_id_document")));
+
+    // A transfer whose obligor is not the holder is stopped at review with the rule named.
+    let mut sale = sample_application(XUANWU_UNIT);
+    sale["kind"] = json!("transfer");
+    sale["applicants"] = json!([
+        {"name": "王五", "id_type": "id_card", "id_number": "110101198001010010", "role": "right_holder"},
+        {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "obligor"}
+    ]);
+    let (_, r) = fed.post(XUANWU, "/api/v1/applications", &sale).await;
+    let sale_no = r["business_no"].as_str().unwrap().to_owned();
+    assert_eq!(fed.act(XUANWU, &clerk, &sale_no, json!({"action": "accept"})).await.0, 200);
+    let (status, body) = fed.act(XUANWU, &clerk, &sale_no, json!({"action": "review"})).await;
+    assert_eq!((status, body["error"].as_str()), (422, Some("rule_blocked")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("transfer-needs-holder-consent"));
+    let (_, view) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/applications/{sale_no}")).await;
+    assert_eq!(view["state"], "accepted", "a refused review changes nothing");
+
+    // Rules: any staff member reads them; only the system administrator changes them.
+    let (status, rules) = fed.get_as(XUANWU, &clerk, "/api/v1/rules").await;
+    assert_eq!(status, 200);
+    let rule = rules.as_array().unwrap().iter().find(|r| r["id"] == "transfer-needs-holder-consent").unwrap().clone();
+    assert_eq!((rule["enabled"].as_bool(), rule["builtin"].as_bool()), (Some(true), Some(true)));
+    let mut off = json!({
+        "stage": rule["stage"], "kinds": rule["kinds"], "severity": "warn", "message": rule["message"],
+        "check": rule["check"], "enabled": true, "position": rule["position"]
+    });
+    let path = "/api/v1/rules/transfer-needs-holder-consent";
+    let (status, body) = fed.send_as(XUANWU, &clerk, Method::PUT, path, Some(off.clone())).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")));
+    let admin = fed.login(XUANWU, "xuanwu-admin").await;
+    let mut changed_check = off.clone();
+    changed_check["check"] = json!("no_objection");
+    let (status, body) = fed.send_as(XUANWU, &admin, Method::PUT, path, Some(changed_check)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_field")), "a built-in keeps its check");
+    let (status, body) = fed.send_as(XUANWU, &admin, Method::PUT, path, Some(off.clone())).await;
+    assert_eq!((status, body["severity"].as_str()), (200, Some("warn")), "{body}");
+    // Now a warning: review goes ahead and the trace keeps the failed check.
+    let (status, view) = fed.act(XUANWU, &clerk, &sale_no, json!({"action": "review"})).await;
+    assert_eq!(status, 200, "{view}");
+    let trace = view["rule_trace"].as_array().unwrap();
+    assert!(trace.iter().any(|t| t["rule"] == "transfer-needs-holder-consent" && t["passed"] == false));
+    // Reset to the default, once.
+    assert_eq!(fed.send_as(XUANWU, &admin, Method::DELETE, path, None).await.0, 204);
+    assert_eq!(fed.send_as(XUANWU, &admin, Method::DELETE, path, None).await.0, 404);
+    off["check"] = json!("nonsense");
+    let (status, _) = fed.send_as(XUANWU, &admin, Method::PUT, "/api/v1/rules/my-rule", Some(off)).await;
+    assert_eq!(status, 400);
+
+    // Bad register details are refused at the door, at any level, and store nothing.
+    let before = fed.count(XUANWU, "applications");
+    let mut mortgage = sample_application(XUANWU_UNIT);
+    mortgage["kind"] = json!("mortgage");
+    mortgage["details"] = json!({});
+    let (status, body) = fed.post(NATION, "/api/v1/applications", &mortgage).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_field")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("债权数额"));
+    let mut shares = sample_application(XUANWU_UNIT_2);
+    shares["applicants"] = json!([
+        {"name": "张三", "id_type": "id_card", "id_number": "110101199003074477", "role": "right_holder", "share": "1/2"},
+        {"name": "王五", "id_type": "id_card", "id_number": "110101198001010010", "role": "right_holder", "share": "0.6"}
+    ]);
+    let (status, body) = fed.post(XUANWU, "/api/v1/applications", &shares).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_share")), "{body}");
+    shares["applicants"][1]["share"] = json!("一半");
+    assert_eq!(fed.post(XUANWU, "/api/v1/applications", &shares).await.1["error"], "invalid_share");
+    assert_eq!(fed.count(XUANWU, "applications"), before);
+
+    fed.shutdown().await;
+}
