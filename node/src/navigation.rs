@@ -15,7 +15,7 @@ use schemas::error::{ErrorBody, ErrorCode};
 use schemas::ids::{DivisionCode, NodeId};
 use schemas::register::RegistrationDetails;
 
-use crate::domain::parties::check_parties;
+use crate::domain::parties::{applicant_proofs, check_parties};
 use crate::domain::register::{RegisterError, check_details, check_parties_for_kind};
 use crate::http::{ApiError, blocking};
 use crate::state::AppState;
@@ -94,6 +94,7 @@ pub async fn place_application(
             let state2 = state.clone();
             let request_id = request_id.to_owned();
             let receipt = blocking(move || {
+                let proofs = applicant_proofs(&parties);
                 let office = state2
                     .office(&office_division)
                     .ok_or_else(|| ApiError::internal("routed to an office without settings"))?;
@@ -110,6 +111,7 @@ pub async fn place_application(
                         &ctx,
                         &request,
                         parties,
+                        proofs,
                         &entry_node,
                         ticket.as_deref(),
                         Utc::now(),

@@ -91,7 +91,9 @@ impl Office {
             details: Some(details),
         };
         self.db
-            .write(|c| store::applications::submit(c, &self.ctx(), &request, parties, &self.me, None, Utc::now()))
+            .write(|c| {
+                store::applications::submit(c, &self.ctx(), &request, parties, vec![], &self.me, None, Utc::now())
+            })
             .unwrap()
             .business_no
     }

@@ -15,7 +15,7 @@ use schemas::registration::{Action, RegistrationKind, Stage};
 use crate::db::schema::applications;
 use crate::db::{AnyConnection, DbError, counters};
 use crate::domain::calendar::add_working_days;
-use crate::domain::parties::{Party, applicant_proofs};
+use crate::domain::parties::Party;
 use crate::domain::register::{Request, co_ownership as register_co_ownership, plan as plan_record};
 use crate::domain::rules;
 use crate::domain::workflow::transition;
@@ -130,12 +130,16 @@ pub fn receipt(row: &ApplicationRow, me: &NodeId) -> Result<OfficeReceipt, AppEr
     })
 }
 
-/// 申请: store the application with sealed parties and emit `submitted`.
+/// 申请: store the application with sealed parties and emit `submitted`. `proofs` are the
+/// parties' applicant proofs (`domain::parties::applicant_proofs`), computed by the caller before
+/// the transaction: they are deliberately slow to compute and must not hold the writer.
+#[allow(clippy::too_many_arguments)]
 pub fn submit(
     conn: &mut AnyConnection,
     ctx: &OfficeCtx<'_>,
     request: &SubmitApplication,
     parties: Vec<Party>,
+    proofs: Vec<String>,
     entry_node: &NodeId,
     ticket: Option<&str>,
     at: DateTime<Utc>,
@@ -149,7 +153,6 @@ pub fn submit(
     let today = at.date_naive();
     let seq = counters::next(conn, office.as_str(), &format!("business_no:{}", today.format("%Y%m%d")))?;
     let business_no = BusinessNo::new(office, today, seq as u64).map_err(|e| AppError::Internal(e.to_string()))?;
-    let proofs = applicant_proofs(&parties);
     let sealed = ctx.sealer.seal(&Personal::new(parties), business_no.as_str());
     let location = request.location.clone().unwrap_or_default();
     let now = at.naive_utc();
