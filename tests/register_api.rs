@@ -112,3 +112,89 @@ async fn staff_read_the_register_and_the_office_sets_its_rules() {
 
     fed.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn written_notices_reach_the_applicant_at_every_level() {
+    let fed = Federation::start().await;
+    let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
+    let who = "name=%E5%BC%A0%E4%B8%89&id_number=110101199003074477";
+
+    // 补正 with the whole list at once, then 不予受理: each has its notice, also at the nation.
+    let (_, r) = fed.post(NATION, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
+    let no = r["business_no"].as_str().unwrap().to_owned();
+    let (status, _) = fed
+        .act(
+            XUANWU,
+            &clerk,
+            &no,
+            json!({"action": "request_correction", "missing": ["身份证明", "不动产权属来源证明"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let path = format!("/api/v1/progress/{no}/notice?{who}");
+    let notice = eventually("the correction notice at the nation", std::time::Duration::from_secs(10), || async {
+        let (status, n) = fed.get(NATION, &path).await;
+        (status == 200 && n["kind"] == "correction").then_some(n)
+    })
+    .await;
+    assert_eq!(notice["missing"], json!(["身份证明", "不动产权属来源证明"]));
+    assert!(notice["office_name"].as_str().unwrap().contains("玄武区"));
+    assert!(!notice.to_string().contains("110101199003074477"));
+    // Without naming an applicant, or naming the wrong one: nothing.
+    assert_eq!(fed.get(NATION, &format!("/api/v1/progress/{no}/notice")).await.0, 400);
+    assert_eq!(
+        fed.get(NATION, &format!("/api/v1/progress/{no}/notice?name=%E6%9D%8E&id_number=110101199003074477")).await.0,
+        404
+    );
+
+    let (status, _) = fed
+        .act(XUANWU, &clerk, &no, json!({"action": "reject", "reasons": ["逾期未补正"], "missing": ["身份证明"]}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, n) = fed.get(XUANWU, &path).await;
+    assert_eq!((status, n["kind"].as_str()), (200, Some("rejection")));
+    assert_eq!((n["reasons"].clone(), n["missing"].clone()), (json!(["逾期未补正"]), json!(["身份证明"])));
+    let page = reqwest::get(format!("{}/notice?business_no={no}&{who}", fed.url(XUANWU))).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("不动产登记不予受理告知书") && html.contains("<li>身份证明</li>"), "{html}");
+
+    // 受理: the acceptance notice carries the statutory due date.
+    let (_, r) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT_2)).await;
+    let accepted = r["business_no"].as_str().unwrap().to_owned();
+    let (_, view) = fed.act(XUANWU, &clerk, &accepted, json!({"action": "accept"})).await;
+    let (status, n) = fed.get(XUANWU, &format!("/api/v1/progress/{accepted}/notice?{who}")).await;
+    assert_eq!((status, n["kind"].as_str()), (200, Some("acceptance")));
+    assert_eq!(n["due_date"], view["due_date"]);
+    // Under review there is no notice to give.
+    fed.act(XUANWU, &clerk, &accepted, json!({"action": "review"})).await;
+    assert_eq!(fed.get(XUANWU, &format!("/api/v1/progress/{accepted}/notice?{who}")).await.0, 404);
+    fed.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staff_see_what_is_due() {
+    // 玄武区 gives 首次登记 one working day.
+    let fed = Federation::start_with(|settings, _| {
+        settings[XUANWU].offices[0].time_limits.insert(schemas::registration::RegistrationKind::First, 1);
+    })
+    .await;
+    let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
+    let (_, r) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
+    let no = r["business_no"].as_str().unwrap().to_owned();
+    let (_, view) = fed.act(XUANWU, &clerk, &no, json!({"action": "accept"})).await;
+    let (status, soon) = fed.get_as(XUANWU, &clerk, "/api/v1/applications?due=soon").await;
+    assert_eq!(status, 200, "{soon}");
+    assert_eq!(soon[0]["business_no"], no.as_str());
+    assert_eq!(soon[0]["due_date"], view["due_date"]);
+    assert_eq!(soon[0]["working_days_left"], 1);
+    let (_, overdue) = fed.get_as(XUANWU, &clerk, "/api/v1/applications?due=overdue").await;
+    assert_eq!(overdue, json!([]));
+    let (status, body) = fed.get_as(XUANWU, &clerk, "/api/v1/applications?due=tomorrow").await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_field")));
+    assert_eq!(fed.get(XUANWU, "/api/v1/applications?due=soon").await.0, 401);
+    // Another office's staff see none of it.
+    let other = fed.login(QINHUAI, "qinhuai-clerk").await;
+    assert_eq!(fed.get_as(QINHUAI, &other, "/api/v1/applications?due=soon").await.1, json!([]));
+    fed.shutdown().await;
+}

@@ -111,6 +111,7 @@ pub fn federation_settings(dir: &Path, ports: [u16; 4]) -> anyhow::Result<[Setti
         division: div("320102")?,
         name: "南京市玄武区不动产登记中心".into(),
         time_limit_days: 5,
+        time_limits: Default::default(),
     }];
 
     let mut qinhuai = base(QINHUAI, Mode::County, "320104", dir, pq)?;
@@ -119,6 +120,7 @@ pub fn federation_settings(dir: &Path, ports: [u16; 4]) -> anyhow::Result<[Setti
         division: div("320104")?,
         name: "南京市秦淮区不动产登记中心".into(),
         time_limit_days: 5,
+        time_limits: Default::default(),
     }];
 
     for s in [&nation, &province, &xuanwu, &qinhuai] {

@@ -62,6 +62,28 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// The holiday arrangement that statutory time limits count working days by.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Load a year's arrangement from a CSV file of `date,holiday|workday,name` lines (as the
+    /// State Council's notice sets 法定节假日 and 调休上班 days). All lines or none are stored.
+    Import {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        file: PathBuf,
+    },
+    /// Print the arrangement of a year.
+    Show {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        year: i32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,6 +194,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .map_err(anyhow::Error::msg)
             })?;
             println!("staff account {username} of office {office} is ready");
+            Ok(())
+        }
+        Command::Calendar { command: CalendarCommand::Import { config, file } } => {
+            let settings = Settings::load(config.as_deref())?;
+            let text = std::fs::read_to_string(&file)?;
+            let days = text
+                .lines()
+                .enumerate()
+                .filter_map(|(i, l)| bdc_node::domain::calendar::parse_line(l).map_err(|e| (i + 1, e)).transpose())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|(line, e)| anyhow::anyhow!("{}: line {line}: {e}", file.display()))?;
+            let db = bdc_node::db::Db::open(&settings.database_url(), 1)?;
+            db.write(|conn| {
+                for (day, working, name) in &days {
+                    bdc_node::store::calendar::put(conn, *day, *working, name, "cli:calendar-import")?;
+                }
+                Ok::<_, bdc_node::db::DbError>(())
+            })?;
+            println!("{} days of the arrangement stored", days.len());
+            Ok(())
+        }
+        Command::Calendar { command: CalendarCommand::Show { config, year } } => {
+            let settings = Settings::load(config.as_deref())?;
+            let db = bdc_node::db::Db::open(&settings.database_url(), 1)?;
+            let mut conn = db.conn()?;
+            for (day, working, name) in bdc_node::store::calendar::year(&mut conn, year)? {
+                println!("{day},{},{name}", if working { "workday" } else { "holiday" });
+            }
             Ok(())
         }
         Command::Audit { command: AuditCommand::Verify { config } } => {

@@ -155,6 +155,17 @@ pub struct OfficeSettings {
     /// Statutory time limit in working days (条例 Art. 20: 30 unless a shorter local limit applies).
     #[serde(default = "default_time_limit")]
     pub time_limit_days: u32,
+    /// Shorter limits for some kinds, in working days (e.g. `mortgage = 5`, `cancellation = 1`,
+    /// after 国办发〔2019〕8号 and local rules).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub time_limits: std::collections::BTreeMap<schemas::registration::RegistrationKind, u32>,
+}
+
+impl OfficeSettings {
+    /// The statutory limit for a kind, in working days.
+    pub fn time_limit(&self, kind: schemas::registration::RegistrationKind) -> u32 {
+        self.time_limits.get(&kind).copied().unwrap_or(self.time_limit_days)
+    }
 }
 
 fn default_time_limit() -> u32 {
@@ -289,6 +300,13 @@ impl Settings {
             }
             if !(1..=60).contains(&office.time_limit_days) {
                 problems.push(format!("office {} time_limit_days must be 1..=60", office.division));
+            }
+            if let Some((kind, days)) = office.time_limits.iter().find(|(_, d)| !(1..=60).contains(*d)) {
+                problems.push(format!(
+                    "office {} time_limits.{} = {days} must be 1..=60",
+                    office.division,
+                    kind.as_str()
+                ));
             }
         }
         if self.database.url.trim().is_empty() {

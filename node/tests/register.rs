@@ -675,3 +675,49 @@ mod property {
         }
     }
 }
+
+#[test]
+fn due_dates_count_working_days_by_the_loaded_arrangement() {
+    for (db, _dir) in backends() {
+        let mut o = Office::new(db);
+        o.office.time_limits.insert(RegistrationKind::Mortgage, 5);
+        // Accepted Tuesday 30 September 2025, before the National Day week (1–8 October off,
+        // Saturday 11 October worked).
+        let at = chrono::NaiveDate::from_ymd_opt(2025, 9, 30).unwrap().and_hms_opt(2, 0, 0).unwrap().and_utc();
+        o.db.write(|c: &mut AnyConnection| {
+            for d in 1..=8 {
+                let day = chrono::NaiveDate::from_ymd_opt(2025, 10, d).unwrap();
+                store::calendar::put(c, day, false, "国庆节、中秋节", "test")?;
+            }
+            store::calendar::put(c, chrono::NaiveDate::from_ymd_opt(2025, 10, 11).unwrap(), true, "调休上班", "test")
+                .map_err(bdc_node::db::DbError::from)
+        })
+        .unwrap();
+        let u = unit(7);
+        o.run(&o.submit(&u, RegistrationKind::First, vec![person(ZHANG, PartyRole::RightHolder)], Default::default()))
+            .unwrap();
+        let m = o.submit(
+            &u,
+            RegistrationKind::Mortgage,
+            vec![person(BANK, PartyRole::RightHolder), person(ZHANG, PartyRole::Obligor)],
+            RegistrationDetails { amount: Some("500000".into()), ..Default::default() },
+        );
+        let row = o.act_at(&m, Action::Accept, at).unwrap();
+        assert_eq!(row.due_date, chrono::NaiveDate::from_ymd_opt(2025, 10, 14), "9, 10, 11 (Sat, worked), 13, 14");
+        let t = o.submit(&unit(8), RegistrationKind::First, vec![person(LI, PartyRole::RightHolder)], Default::default());
+        let row = o.act_at(&t, Action::Accept, at).unwrap();
+        assert_eq!(row.due_date, chrono::NaiveDate::from_ymd_opt(2025, 11, 18), "the general 30 working days");
+        // Both are open and overdue now; a 查封 recorded on the day is done, not open.
+        let s = o.submit(&u, RegistrationKind::Seizure, vec![person(WANG, PartyRole::Applicant)], RegistrationDetails {
+            authority: Some("玄武区人民法院".into()),
+            ..Default::default()
+        });
+        for a in [Action::Accept, Action::Review, Action::Record] {
+            o.act_at(&s, a, at).unwrap();
+        }
+        let mut c = o.db.conn().unwrap();
+        let open: Vec<String> =
+            store::applications::open_with_due(&mut c, "320102").unwrap().into_iter().map(|r| r.business_no).collect();
+        assert_eq!(open, vec![m, t]);
+    }
+}

@@ -323,3 +323,60 @@ pub struct CertificatePackage {
     /// Status when the package was fetched.
     pub status: CertificateStatus,
 }
+
+/// Which written notice (书面告知) an office gives at a stage (条例 Arts. 17, 22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// 受理通知书
+    Acceptance,
+    /// 不予受理告知书 (with the complete list of what is missing, 一次性告知)
+    Rejection,
+    /// 补正材料告知书 (一次性告知)
+    Correction,
+    /// 不予登记告知书
+    Refusal,
+}
+
+/// `GET /api/v1/progress/{business_no}/notice`: the notice for the application's current stage,
+/// at any level (built from the progress that rolled up), for an applicant or the office's staff.
+/// `/notice?business_no=…&name=…&id_number=…` is the printable page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    /// e.g. 不动产登记受理通知书
+    pub title: String,
+    pub business_no: BusinessNo,
+    pub office: DivisionCode,
+    /// 登记机构 as named on the notice.
+    pub office_name: String,
+    pub registration_kind: RegistrationKind,
+    /// When the decision was made.
+    pub decided_at: DateTime<Utc>,
+    /// The notice's text, paragraph by paragraph.
+    pub paragraphs: Vec<String>,
+    /// Reasons given (不予受理, 不予登记).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// Everything to supply, listed at once (一次性告知).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    /// 办结时限 for an accepted application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    /// The legal basis cited.
+    pub legal_basis: String,
+    pub answered_by: NodeId,
+}
+
+/// `GET /api/v1/applications?due=overdue|soon`: an office's open applications past or near their
+/// statutory time limit (条例 Art. 20), earliest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DueItem {
+    pub business_no: BusinessNo,
+    pub kind: RegistrationKind,
+    pub state: Stage,
+    pub due_date: NaiveDate,
+    /// Working days from today to the due date; negative when overdue.
+    pub working_days_left: i64,
+}

@@ -29,6 +29,8 @@ use crate::registration::*;
         get_application,
         act_on_application,
         get_progress,
+        get_notice,
+        due_list,
         verify_certificate,
         certificate_signed_data,
         certificate_signature,
@@ -101,7 +103,10 @@ use crate::registration::*;
         RuleConfig,
         RuleOutcome,
         HoldingsRequest,
-        HoldingsView
+        HoldingsView,
+        NoticeKind,
+        Notice,
+        DueItem
     ))
 )]
 pub struct ApiDoc;
@@ -236,3 +241,15 @@ fn put_rule() {}
 #[utoipa::path(delete, path = "/api/v1/rules/{id}", params(("id" = String, Path,)), security(("bearer" = [])),
     responses((status = 204, description = "back to the built-in default, or the office's own rule removed"), (status = 404, body = ErrorBody)))]
 fn reset_rule() {}
+
+#[utoipa::path(get, path = "/api/v1/progress/{business_no}/notice",
+    params(("business_no" = String, Path,), ("name" = Option<String>, Query,), ("id_number" = Option<String>, Query,)),
+    responses((status = 200, body = Notice, description = "受理通知书, 不予受理告知书, 补正材料告知书 or 不予登记告知书 of the current stage"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "unknown, not matching, or no notice at this stage")))]
+fn get_notice() {}
+
+#[utoipa::path(get, path = "/api/v1/applications", params(("due" = String, Query, description = "overdue or soon")),
+    security(("bearer" = [])),
+    responses((status = 200, body = [DueItem], description = "the office's open applications past, or within 3 working days of, their statutory limit"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+fn due_list() {}

@@ -133,7 +133,9 @@ impl Db {
         }
         let manager = ConnectionManager::<AnyConnection>::new(target);
         let pool = Pool::builder()
-            .max_size(pool_size.max(1))
+            // On SQLite the writer keeps one connection for itself: one more, so that `pool_size`
+            // remain for readers.
+            .max_size(pool_size.max(1) + u32::from(backend == Backend::Sqlite))
             .connection_timeout(Duration::from_secs(10))
             // No `SELECT 1` on every checkout: a broken connection is noticed by diesel and
             // dropped by the pool (`has_broken`).

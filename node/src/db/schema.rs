@@ -265,3 +265,13 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    calendar_days (day) {
+        day -> Date,
+        working -> Bool,
+        name -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}

@@ -2,9 +2,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use schemas::api::{ActionRequest, ApplicationAnswer, SubmitApplication, TicketView};
+use schemas::api::{ActionRequest, ApplicationAnswer, DueItem, SubmitApplication, TicketView};
 use schemas::error::ErrorCode;
 use schemas::ids::{BusinessNo, DivisionCode};
+use schemas::registration::{RegistrationKind, Stage};
 
 use super::error::parse_json;
 use super::staff::{require_role, require_staff};
@@ -38,6 +39,57 @@ pub async fn submit_application(
     }
     let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
     Ok(HttpResponse::build(code).json(answer))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DueQuery {
+    due: String,
+}
+
+/// `GET /api/v1/applications?due=overdue|soon`: the staff member's office's applications past
+/// their statutory limit, or within three working days of it.
+pub async fn due_list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Result<web::Query<DueQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let overdue = match query.as_ref().map(|q| q.due.as_str()) {
+        Ok("overdue") => true,
+        Ok("soon") => false,
+        _ => {
+            return Err(ApiError::with_message(
+                ErrorCode::InvalidField,
+                "due 应为 overdue（已超期）或 soon（3个工作日内到期）",
+            ));
+        }
+    };
+    let (db, office) = (state.db.clone(), staff.office.clone());
+    let items = blocking(move || {
+        let mut conn = db.conn()?;
+        let today = Utc::now().date_naive();
+        let calendar = store::calendar::load(&mut conn, today)?;
+        let rows = store::applications::open_with_due(&mut conn, office.as_str())?;
+        let mut items = vec![];
+        for r in rows {
+            let Some(due) = r.due_date else { continue };
+            let left = calendar.working_days_between(today, due);
+            let wanted = if overdue { due < today } else { due >= today && left <= 3 };
+            if wanted {
+                items.push(DueItem {
+                    business_no: BusinessNo::parse(&r.business_no)?,
+                    kind: RegistrationKind::parse(&r.kind).ok_or_else(|| ApiError::internal("kind"))?,
+                    state: Stage::parse(&r.state).ok_or_else(|| ApiError::internal("state"))?,
+                    due_date: due,
+                    working_days_left: left,
+                });
+            }
+        }
+        Ok(items)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(items))
 }
 
 pub async fn get_application(

@@ -84,6 +84,19 @@ struct Progress {
     steps: Vec<(String, String, String)>,
     certificates: Vec<String>,
     answered_by: String,
+    /// The query string of this page's notice link, when the stage has a notice.
+    notice_query: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    node_title: String,
+    node_level: String,
+    node_id: String,
+    notice: schemas::api::Notice,
+    decided_on: String,
+    due: Option<String>,
 }
 
 #[derive(Template)]
@@ -340,12 +353,16 @@ pub async fn progress(req: HttpRequest, state: web::Data<AppState>, query: web::
     if name.len() > 300 || id.len() > 64 {
         return error_page(&state, &ApiError::new(ErrorCode::InvalidField));
     }
+    let query =
+        format!("business_no={}&name={}&id_number={}", business_no, urlencode(name.trim()), urlencode(id.trim()));
     match super::progress::lookup(&state, business_no, Some((name, id)), false).await {
         Ok(view) => {
             let f = frame(&state);
+            let notice_query = crate::domain::notices::notice(&view, "").map(|_| query);
             render(
                 StatusCode::OK,
                 &Progress {
+                    notice_query,
                     node_title: f.node_title,
                     node_level: f.node_level,
                     node_id: f.node_id,
@@ -411,4 +428,55 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
         }
         Err(e) => error_page(&state, &e),
     }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `/notice?business_no=…&name=…&id_number=…`: the printable written notice of the stage.
+pub async fn notice(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ProgressForm>) -> HttpResponse {
+    use schemas::error::ErrorCode;
+    if let Err(e) = state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery) {
+        return error_page(&state, &e);
+    }
+    let q = query.into_inner();
+    let (Some(no), Some(name), Some(id)) = (q.business_no, q.name, q.id_number) else {
+        return error_page(
+            &state,
+            &ApiError::with_message(ErrorCode::InvalidField, "请填写业务号、申请人姓名和证件号码"),
+        );
+    };
+    let business_no = match BusinessNo::parse(no.trim()) {
+        Ok(b) => b,
+        Err(e) => return error_page(&state, &ApiError::from(e)),
+    };
+    if name.len() > 300 || id.len() > 64 {
+        return error_page(&state, &ApiError::new(ErrorCode::InvalidField));
+    }
+    let view = match super::progress::lookup(&state, business_no, Some((name, id)), false).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&state, &e),
+    };
+    let office_name = super::progress::office_name(&state, &view.office);
+    let Some(notice) = crate::domain::notices::notice(&view, &office_name) else {
+        return error_page(&state, &ApiError::with_message(ErrorCode::NotFound, "该办件当前环节没有书面告知"));
+    };
+    let f = frame(&state);
+    render(
+        StatusCode::OK,
+        &NoticePage {
+            node_title: f.node_title,
+            node_level: f.node_level,
+            node_id: f.node_id,
+            decided_on: notice.decided_at.format("%Y年%m月%d日").to_string(),
+            due: notice.due_date.map(|d| d.format("%Y年%m月%d日").to_string()),
+            notice,
+        },
+    )
 }

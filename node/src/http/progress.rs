@@ -3,13 +3,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use schemas::api::{ProgressStep, ProgressView};
+use schemas::divisions::Divisions;
 use schemas::envelope::EventBody;
 use schemas::error::ErrorCode;
-use schemas::ids::{BusinessNo, CertificateId};
+use schemas::ids::{BusinessNo, CertificateId, DivisionCode};
 use serde::Deserialize;
 
 use super::staff::optional_staff;
 use super::{ApiError, blocking};
+use crate::domain::notices;
 use crate::domain::parties::matches_proof;
 use crate::state::AppState;
 use crate::store;
@@ -26,11 +28,43 @@ pub async fn get_progress(
     path: web::Path<String>,
     query: web::Query<ProgressQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery)?;
-    let business_no = BusinessNo::parse(&path.into_inner())?;
-    let staff = optional_staff(&req, &state).await?;
+    let view = authorised(&req, &state, path.into_inner(), query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `GET /api/v1/progress/{business_no}/notice`: the written notice of the current stage.
+pub async fn get_notice(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ProgressQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let view = authorised(&req, &state, path.into_inner(), query.into_inner()).await?;
+    let notice = notices::notice(&view, &office_name(&state, &view.office))
+        .ok_or_else(|| ApiError::with_message(ErrorCode::NotFound, "该办件当前环节没有书面告知"))?;
+    Ok(HttpResponse::Ok().json(notice))
+}
+
+/// The office's name as printed on its notices: its own setting where it is hosted here, else
+/// the division's name.
+pub fn office_name(state: &AppState, office: &DivisionCode) -> String {
+    state.office(office).map(|o| o.name.clone()).unwrap_or_else(|| {
+        let place = Divisions::builtin().full_name(office).unwrap_or_else(|| office.to_string());
+        format!("{place}不动产登记机构")
+    })
+}
+
+/// The progress, for staff of the office (session) or for someone naming an applicant.
+async fn authorised(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    business_no: String,
+    query: ProgressQuery,
+) -> Result<ProgressView, ApiError> {
+    state.limiter.check(super::limits::client_ip(req), super::limits::Class::PublicQuery)?;
+    let business_no = BusinessNo::parse(&business_no)?;
+    let staff = optional_staff(req, state).await?;
     let staff_ok = staff.is_some_and(|s| s.office == business_no.division());
-    let query = query.into_inner();
     let credentials = match (query.name, query.id_number) {
         (Some(n), Some(i)) if !n.trim().is_empty() && !i.trim().is_empty() && n.len() <= 300 && i.len() <= 64 => {
             Some((n, i))
@@ -40,8 +74,7 @@ pub async fn get_progress(
     if !staff_ok && credentials.is_none() {
         return Err(ApiError::with_message(ErrorCode::InvalidField, "查询进度须提供业务号、申请人姓名和证件号码"));
     }
-    let view = lookup(&state, business_no, credentials, staff_ok).await?;
-    Ok(HttpResponse::Ok().json(view))
+    lookup(state, business_no, credentials, staff_ok).await
 }
 
 /// Progress of a business number for someone who named an applicant (or staff of the office).

@@ -14,7 +14,6 @@ use schemas::registration::{Action, RegistrationKind, Stage};
 
 use crate::db::schema::applications;
 use crate::db::{AnyConnection, DbError, counters};
-use crate::domain::calendar::add_working_days;
 use crate::domain::parties::Party;
 use crate::domain::register::{Request, co_ownership as register_co_ownership, plan as plan_record};
 use crate::domain::rules;
@@ -118,6 +117,29 @@ pub fn get(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Option<Ap
         .select(ApplicationRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// An office's applications that are still being worked and have a due date, earliest first.
+/// Applications of kinds that issue no document are done at 登簿 and are left out from there.
+pub fn open_with_due(conn: &mut AnyConnection, division: &str) -> QueryResult<Vec<ApplicationRow>> {
+    let open = [Stage::Accepted, Stage::Reviewed, Stage::Recorded, Stage::Certified].map(Stage::as_str);
+    let rows: Vec<ApplicationRow> = applications::table
+        .filter(applications::division.eq(division))
+        .filter(applications::state.eq_any(open))
+        .filter(applications::due_date.is_not_null())
+        .order(applications::due_date.asc())
+        .select(ApplicationRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| {
+            r.state != Stage::Recorded.as_str()
+                || match (RegistrationKind::parse(&r.kind), serde_json::from_str::<RegistrationDetails>(&r.details)) {
+                    (Some(kind), Ok(details)) => crate::domain::register::issues_document(kind, &details),
+                    _ => true,
+                }
+        })
+        .collect())
 }
 
 pub fn receipt(row: &ApplicationRow, me: &NodeId) -> Result<OfficeReceipt, AppError> {
@@ -258,7 +280,8 @@ pub fn act(
         }
     }
     let due_date = if request.action == Action::Accept {
-        Some(add_working_days(at.date_naive(), ctx.office.time_limit_days))
+        let today = at.date_naive();
+        Some(super::calendar::load(conn, today)?.add_working_days(today, ctx.office.time_limit(kind)))
     } else {
         row.due_date
     };
@@ -312,7 +335,7 @@ pub fn act(
     }
     let row = get(conn, business_no)?.ok_or_else(|| AppError::Internal("row vanished".into()))?;
     let mut notes = reasons;
-    notes.extend(missing.into_iter().map(|m| format!("需补正：{m}")));
+    notes.extend(missing.into_iter().map(|m| format!("{}{m}", crate::domain::notices::MISSING_PREFIX)));
     let body = progress(&row, to, notes, vec![])?;
     let office = ctx.office.division.clone();
     emit(conn, &ctx.emitter(), &office, body, at)?;

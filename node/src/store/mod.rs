@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod calendar;
 pub mod certificates;
 pub mod events;
 pub mod inbox;

@@ -38,5 +38,6 @@ pub fn office() -> OfficeSettings {
         division: DivisionCode::parse("320102").unwrap(),
         name: "南京市玄武区不动产登记中心".into(),
         time_limit_days: 30,
+        time_limits: Default::default(),
     }
 }
