@@ -112,6 +112,7 @@ pub fn federation_settings(dir: &Path, ports: [u16; 4]) -> anyhow::Result<[Setti
         name: "南京市玄武区不动产登记中心".into(),
         time_limit_days: 5,
         time_limits: Default::default(),
+        auto_approve: vec![],
     }];
 
     let mut qinhuai = base(QINHUAI, Mode::County, "320104", dir, pq)?;
@@ -121,6 +122,7 @@ pub fn federation_settings(dir: &Path, ports: [u16; 4]) -> anyhow::Result<[Setti
         name: "南京市秦淮区不动产登记中心".into(),
         time_limit_days: 5,
         time_limits: Default::default(),
+        auto_approve: vec![],
     }];
 
     for s in [&nation, &province, &xuanwu, &qinhuai] {

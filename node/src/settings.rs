@@ -159,6 +159,11 @@ pub struct OfficeSettings {
     /// after 国办发〔2019〕8号 and local rules).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub time_limits: std::collections::BTreeMap<schemas::registration::RegistrationKind, u32>,
+    /// Kinds approved automatically at 受理 (秒批) when every review and recording rule passes:
+    /// 审核, 登簿 and, where the kind issues one, 缮证 and 发证 follow at once, with the rule trace
+    /// kept. Anything a rule blocks stays with staff.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auto_approve: Vec<schemas::registration::RegistrationKind>,
 }
 
 impl OfficeSettings {

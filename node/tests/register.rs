@@ -704,14 +704,17 @@ fn due_dates_count_working_days_by_the_loaded_arrangement() {
         );
         let row = o.act_at(&m, Action::Accept, at).unwrap();
         assert_eq!(row.due_date, chrono::NaiveDate::from_ymd_opt(2025, 10, 14), "9, 10, 11 (Sat, worked), 13, 14");
-        let t = o.submit(&unit(8), RegistrationKind::First, vec![person(LI, PartyRole::RightHolder)], Default::default());
+        let t =
+            o.submit(&unit(8), RegistrationKind::First, vec![person(LI, PartyRole::RightHolder)], Default::default());
         let row = o.act_at(&t, Action::Accept, at).unwrap();
         assert_eq!(row.due_date, chrono::NaiveDate::from_ymd_opt(2025, 11, 18), "the general 30 working days");
         // Both are open and overdue now; a 查封 recorded on the day is done, not open.
-        let s = o.submit(&u, RegistrationKind::Seizure, vec![person(WANG, PartyRole::Applicant)], RegistrationDetails {
-            authority: Some("玄武区人民法院".into()),
-            ..Default::default()
-        });
+        let s = o.submit(
+            &u,
+            RegistrationKind::Seizure,
+            vec![person(WANG, PartyRole::Applicant)],
+            RegistrationDetails { authority: Some("玄武区人民法院".into()), ..Default::default() },
+        );
         for a in [Action::Accept, Action::Review, Action::Record] {
             o.act_at(&s, a, at).unwrap();
         }
@@ -719,5 +722,68 @@ fn due_dates_count_working_days_by_the_loaded_arrangement() {
         let open: Vec<String> =
             store::applications::open_with_due(&mut c, "320102").unwrap().into_iter().map(|r| r.business_no).collect();
         assert_eq!(open, vec![m, t]);
+    }
+}
+
+#[test]
+fn auto_approval_runs_the_same_rules_and_stops_where_one_blocks() {
+    for (db, _dir) in backends() {
+        let mut o = Office::new(db);
+        o.office.auto_approve = vec![RegistrationKind::Mortgage, RegistrationKind::Cancellation];
+        let u = unit(9);
+        o.run(&o.submit(&u, RegistrationKind::First, vec![person(ZHANG, PartyRole::RightHolder)], Default::default()))
+            .unwrap();
+        let mortgage = |o: &Office| {
+            o.submit(
+                &u,
+                RegistrationKind::Mortgage,
+                vec![person(BANK, PartyRole::RightHolder), person(ZHANG, PartyRole::Obligor)],
+                RegistrationDetails { amount: Some("300000".into()), ..Default::default() },
+            )
+        };
+        let accept_and_auto = |o: &Office, no: &str| {
+            o.act(no, Action::Accept).unwrap();
+            o.db.write(|c: &mut AnyConnection| store::applications::auto_approve(c, &o.ctx(), no, Utc::now())).unwrap()
+        };
+        // A clean mortgage goes straight to 发证, with every rule in the trace.
+        let m = mortgage(&o);
+        assert_eq!(accept_and_auto(&o, &m), vec![Action::Review, Action::Record, Action::Certify, Action::Issue]);
+        assert_eq!(state_of(&o, &m), Stage::Issued);
+        let mut c = o.db.conn().unwrap();
+        let row = store::applications::get(&mut c, &m).unwrap().unwrap();
+        let trace: Vec<schemas::register::RuleOutcome> = serde_json::from_str(&row.rule_trace).unwrap();
+        assert!(trace.iter().any(|t| t.rule == "seized-no-mortgage" && t.passed));
+        assert!(trace.iter().any(|t| t.rule == "certificate-holder-is-register-holder" && t.passed));
+        drop(c);
+        // Seized: the rule stops it at review, for staff to decide.
+        o.run(&o.submit(
+            &u,
+            RegistrationKind::Seizure,
+            vec![person(WANG, PartyRole::Applicant)],
+            RegistrationDetails { authority: Some("玄武区人民法院".into()), ..Default::default() },
+        ))
+        .unwrap();
+        let blocked = mortgage(&o);
+        assert_eq!(accept_and_auto(&o, &blocked), Vec::<Action>::new());
+        assert_eq!(state_of(&o, &blocked), Stage::Accepted);
+        // A kind not marked is left alone; a marked kind without a document ends at 登簿.
+        let other =
+            o.submit(&unit(10), RegistrationKind::First, vec![person(LI, PartyRole::RightHolder)], Default::default());
+        assert_eq!(accept_and_auto(&o, &other), Vec::<Action>::new());
+        o.run(&o.submit(
+            &u,
+            RegistrationKind::ReleaseSeizure,
+            vec![person(WANG, PartyRole::Applicant)],
+            RegistrationDetails { authority: Some("玄武区人民法院".into()), ..Default::default() },
+        ))
+        .unwrap();
+        let release = o.submit(
+            &u,
+            RegistrationKind::Mortgage,
+            vec![person(BANK, PartyRole::Applicant)],
+            RegistrationDetails { mortgage_action: Some(MortgageAction::Cancel), ..Default::default() },
+        );
+        assert_eq!(accept_and_auto(&o, &release), vec![Action::Review, Action::Record]);
+        assert_eq!(state_of(&o, &release), Stage::Recorded);
     }
 }

@@ -143,13 +143,31 @@ pub async fn act_on_application(
         };
         let row = state2.db.write(|conn| {
             let before = store::applications::get(conn, business_no.as_str())?.map(|r| r.state);
-            let row = store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now())?;
+            let mut row = store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now())?;
             audit::append(
                 conn,
                 &audit::Entry::new(&row.division, &actor2, audit::Kind::Staff, action_name, &rid2)
                     .business(&row.business_no)
                     .detail(format!("{} -> {}", before.unwrap_or_default(), row.state)),
             )?;
+            if action.action == schemas::registration::Action::Accept {
+                for step in store::applications::auto_approve(conn, &ctx, business_no.as_str(), Utc::now())? {
+                    audit::append(
+                        conn,
+                        &audit::Entry::new(
+                            &row.division,
+                            "system:auto-approve",
+                            audit::Kind::Staff,
+                            step.as_str(),
+                            &rid2,
+                        )
+                        .business(&row.business_no)
+                        .detail("秒批"),
+                    )?;
+                }
+                row = store::applications::get(conn, business_no.as_str())?
+                    .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+            }
             Ok::<_, ApiError>(row)
         })?;
         Ok(store::applications::view(&row, &state2.sealer)?)

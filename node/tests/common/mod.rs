@@ -39,5 +39,6 @@ pub fn office() -> OfficeSettings {
         name: "南京市玄武区不动产登记中心".into(),
         time_limit_days: 30,
         time_limits: Default::default(),
+        auto_approve: vec![],
     }
 }
