@@ -33,6 +33,28 @@ async fn staff_read_the_register_and_the_office_sets_its_rules() {
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_unit_code")));
     assert_eq!(fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/units/{XUANWU_UNIT_2}")).await.0, 404);
 
+    // Search by certificate number (either bracket form) and by 坐落.
+    let (_, issued) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/applications/{first}")).await;
+    let cert = issued["certificate_id"].as_str().unwrap().to_owned();
+    let (_, v) = fed.get(XUANWU, &format!("/api/v1/certificates/{cert}/verify")).await;
+    let number = v["number"].as_str().unwrap().to_owned();
+    let full_width = number.replace('(', "（").replace(')', "）");
+    for n in [&number, &full_width] {
+        let (status, found) =
+            fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/search?{}", param("certificate_number", n))).await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(found[0]["unit_code"], XUANWU_UNIT);
+    }
+    let (status, found) =
+        fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/search?{}", param("location", "北京东路41号"))).await;
+    assert_eq!((status, found.as_array().map(Vec::len)), (200, Some(1)));
+    let (_, none) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/search?{}", param("location", "100%"))).await;
+    assert_eq!(none, json!([]), "wildcards are literal");
+    for bad in ["", "?location=x", "?certificate_number=abc", "?location=abc&certificate_number=x", "?unit=1"] {
+        let (status, body) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/search{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+
     // Holdings by id document (in the body, never the URL).
     let holdings = |id: &str| json!({"id_type": "id_card", "id_number": id});
     let (status, h) = fed
@@ -197,4 +219,9 @@ async fn staff_see_what_is_due() {
     let other = fed.login(QINHUAI, "qinhuai-clerk").await;
     assert_eq!(fed.get_as(QINHUAI, &other, "/api/v1/applications?due=soon").await.1, json!([]));
     fed.shutdown().await;
+}
+
+/// One query parameter, percent-encoded.
+fn param(name: &str, value: &str) -> String {
+    serde_urlencoded::to_string([(name, value)]).unwrap()
 }

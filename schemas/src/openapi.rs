@@ -40,6 +40,7 @@ use crate::registration::*;
         audit_query,
         register_unit,
         register_holdings,
+        register_search,
         list_rules,
         put_rule,
         reset_rule,
@@ -253,3 +254,11 @@ fn get_notice() {}
     responses((status = 200, body = [DueItem], description = "the office's open applications past, or within 3 working days of, their statutory limit"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 fn due_list() {}
+
+#[utoipa::path(get, path = "/api/v1/register/search",
+    params(("certificate_number" = Option<String>, Query, description = "证书号, e.g. 苏(2026)南京市不动产权第0000001号 (（） accepted)"),
+        ("location" = Option<String>, Query, description = "a fragment of 坐落, 2–100 characters")),
+    security(("bearer" = [])),
+    responses((status = 200, body = [UnitRegisterView], description = "the pages found in the staff member's office (at most 20); the search is audited"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+fn register_search() {}

@@ -43,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/tickets/{ticket}", web::get().to(applications::get_ticket))
                 .route("/register/units/{unit_code}", web::get().to(register::unit_page))
                 .route("/register/holdings", web::post().to(register::holdings))
+                .route("/register/search", web::get().to(register::search))
                 .route("/rules", web::get().to(register::list_rules))
                 .route("/rules/{id}", web::put().to(register::put_rule))
                 .route("/rules/{id}", web::delete().to(register::reset_rule))

@@ -353,8 +353,12 @@ pub async fn progress(req: HttpRequest, state: web::Data<AppState>, query: web::
     if name.len() > 300 || id.len() > 64 {
         return error_page(&state, &ApiError::new(ErrorCode::InvalidField));
     }
-    let query =
-        format!("business_no={}&name={}&id_number={}", business_no, urlencode(name.trim()), urlencode(id.trim()));
+    let query = serde_urlencoded::to_string([
+        ("business_no", business_no.as_str()),
+        ("name", name.trim()),
+        ("id_number", id.trim()),
+    ])
+    .unwrap_or_default();
     match super::progress::lookup(&state, business_no, Some((name, id)), false).await {
         Ok(view) => {
             let f = frame(&state);
@@ -428,15 +432,6 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
         }
         Err(e) => error_page(&state, &e),
     }
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `/notice?business_no=…&name=…&id_number=…`: the printable written notice of the stage.

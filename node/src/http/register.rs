@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use schemas::error::ErrorCode;
-use schemas::ids::{UnitCode, check_id_document};
+use schemas::ids::{CertificateNumber, UnitCode, check_id_document};
 use schemas::register::{HoldingsRequest, HoldingsView, RuleConfig, RuleView};
 
 use super::error::parse_json;
@@ -165,4 +165,82 @@ pub async fn reset_rule(
         return Err(ApiError::with_message(ErrorCode::NotFound, "本机构没有该规则的设置"));
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    certificate_number: Option<String>,
+    location: Option<String>,
+}
+
+/// `GET /api/v1/register/search?certificate_number=…` or `?location=…`: the pages of the units a
+/// certificate number (either bracket form) or a 坐落 fragment finds in the staff member's office
+/// (at most 20), each with its restrictions.
+pub async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Result<web::Query<SearchQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let bad = || {
+        ApiError::with_message(
+            ErrorCode::InvalidField,
+            "请提供 certificate_number（证书号）或 location（坐落，2至100字）之一",
+        )
+    };
+    let q = query.map_err(|_| bad())?.into_inner();
+    enum By {
+        Certificate(String),
+        Location(String),
+    }
+    let by = match (q.certificate_number, q.location) {
+        (Some(n), None) => By::Certificate(CertificateNumber::parse(n.trim())?.to_string()),
+        (None, Some(l)) => {
+            let l = l.trim().to_owned();
+            if !(2..=100).contains(&l.chars().count()) || l.chars().any(char::is_control) {
+                return Err(bad());
+            }
+            By::Location(l)
+        }
+        _ => return Err(bad()),
+    };
+    let detail = match &by {
+        By::Certificate(n) => format!("certificate_number={n}"),
+        By::Location(_) => "location".to_owned(),
+    };
+    let (db, sealer, office) = (state.db.clone(), state.sealer.clone(), staff.office.clone());
+    let pages = blocking(move || {
+        let mut conn = db.conn()?;
+        let units = match by {
+            By::Certificate(number) => {
+                let ids = store::certificates::ids_by_number(&mut conn, office.as_str(), &number)?;
+                let mut units = vec![];
+                for id in ids {
+                    units.extend(store::register::units_by_certificate(&mut conn, &office, &id)?);
+                }
+                units
+            }
+            By::Location(text) => store::register::units_by_location(&mut conn, &office, &text, 20)?,
+        };
+        let mut pages = vec![];
+        for u in units {
+            let unit = UnitCode::parse(&u)?;
+            if let Some(p) = store::register::unit_view(&mut conn, &sealer, &office, &unit)? {
+                pages.push(p);
+            }
+        }
+        Ok(pages)
+    })
+    .await?;
+    let entry = audit::Entry::new(
+        staff.office.as_str(),
+        &staff.actor(),
+        audit::Kind::Staff,
+        "register_search",
+        &request_id(&req),
+    )
+    .detail(format!("{detail} found={}", pages.len()));
+    audit_event(&state, entry).await;
+    Ok(HttpResponse::Ok().json(pages))
 }

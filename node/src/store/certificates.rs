@@ -115,6 +115,16 @@ pub fn get(conn: &mut AnyConnection, sealer: &Sealer, id: &str) -> QueryResult<O
     .transpose()
 }
 
+/// Certificates an office issued under a number (one, unless a number was reissued as a new
+/// version of the same certificate).
+pub fn ids_by_number(conn: &mut AnyConnection, division: &str, number: &str) -> QueryResult<Vec<String>> {
+    certificates::table
+        .filter(certificates::division.eq(division))
+        .filter(certificates::number.eq(number))
+        .select(certificates::id)
+        .load(conn)
+}
+
 pub fn ids_for_business(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Vec<String>> {
     certificates::table
         .filter(certificates::business_no.eq(business_no))

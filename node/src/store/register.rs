@@ -469,3 +469,51 @@ pub fn holdings(
         .order(register_rights::unit_code.asc())
         .load(conn)
 }
+
+/// Units of `office` whose register names a certificate (as 证书 of a right, or 证明 of a
+/// restriction), current or history.
+pub fn units_by_certificate(
+    conn: &mut AnyConnection,
+    office: &DivisionCode,
+    certificate_id: &str,
+) -> QueryResult<Vec<String>> {
+    let mut units: Vec<String> = register_rights::table
+        .filter(register_rights::division.eq(office.as_str()))
+        .filter(register_rights::certificate_id.eq(certificate_id))
+        .select(register_rights::unit_code)
+        .load(conn)?;
+    units.extend(
+        register_restrictions::table
+            .filter(register_restrictions::division.eq(office.as_str()))
+            .filter(register_restrictions::certificate_id.eq(certificate_id))
+            .select(register_restrictions::unit_code)
+            .load::<String>(conn)?,
+    );
+    units.sort();
+    units.dedup();
+    Ok(units)
+}
+
+/// Units of `office` whose current right's 坐落 contains `text` (at most `limit`).
+pub fn units_by_location(
+    conn: &mut AnyConnection,
+    office: &DivisionCode,
+    text: &str,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    register_rights::table
+        .filter(register_rights::division.eq(office.as_str()))
+        .filter(register_rights::status.eq(CURRENT))
+        .filter(register_rights::location.like(format!("%{escaped}%")).escape('\\'))
+        .order(register_rights::unit_code.asc())
+        .select(register_rights::unit_code)
+        .limit(limit)
+        .load(conn)
+}
