@@ -55,6 +55,33 @@ async fn staff_read_the_register_and_the_office_sets_its_rules() {
         assert_eq!(status, 400, "{bad}: {body}");
     }
 
+    // 汇交 export of the recorded business, JSON and XML; the 登簿日志 of the day lists it.
+    let (status, ex) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/export/{first}")).await;
+    assert_eq!(status, 200, "{ex}");
+    assert_eq!(ex["data"]["QLT_FW_FDCQ_YZ"][0]["BDCQZH"], number.as_str());
+    assert_eq!(ex["data"]["QLT_FW_FDCQ_YZ"][0]["JZMJ"], "89.50");
+    assert_eq!(ex["data"]["ZTT_GY_QLR"][0]["ZJH"], "110101199003074477", "the national platform gets the id number");
+    assert_eq!(ex["data"]["DJT_DJ_SL"][0]["DJLX"], "100");
+    assert!(ex["data"]["DJF_DJ_FZ"][0]["FZSJ"].is_string());
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/register/export/{first}?format=xml", fed.url(XUANWU)))
+        .bearer_auth(&clerk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/xml; charset=utf-8");
+    let xml = r.text().await.unwrap();
+    assert!(xml.contains("<QLT_FW_FDCQ_YZ ") && xml.contains(&format!("YWH=\"{first}\"")), "{xml}");
+    let (status, _) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/export/{first}?format=pdf")).await;
+    assert_eq!(status, 400);
+    let auditor = fed.login(XUANWU, "xuanwu-auditor").await;
+    assert_eq!(fed.get_as(XUANWU, &auditor, &format!("/api/v1/register/export/{first}")).await.0, 403);
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let (status, log) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/daily-log?date={today}")).await;
+    assert_eq!(status, 200, "{log}");
+    assert!(log["entries"].as_array().unwrap().iter().any(|e| e["business_no"] == first.as_str()));
+    assert_eq!(fed.get_as(XUANWU, &clerk, "/api/v1/register/daily-log?date=2026-13-01").await.0, 400);
+
     // Holdings by id document (in the body, never the URL).
     let holdings = |id: &str| json!({"id_type": "id_card", "id_number": id});
     let (status, h) = fed
@@ -81,6 +108,8 @@ async fn staff_read_the_register_and_the_office_sets_its_rules() {
     assert!(body["message"].as_str().unwrap().contains("transfer-needs-holder-consent"));
     let (_, view) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/applications/{sale_no}")).await;
     assert_eq!(view["state"], "accepted", "a refused review changes nothing");
+    let (status, body) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/export/{sale_no}")).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("invalid_transition")), "not recorded, not exported");
 
     // Rules: any staff member reads them; only the system administrator changes them.
     let (status, rules) = fed.get_as(XUANWU, &clerk, "/api/v1/rules").await;

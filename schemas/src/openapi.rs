@@ -41,6 +41,8 @@ use crate::registration::*;
         register_unit,
         register_holdings,
         register_search,
+        register_export,
+        register_daily_log,
         list_rules,
         put_rule,
         reset_rule,
@@ -262,3 +264,16 @@ fn due_list() {}
     responses((status = 200, body = [UnitRegisterView], description = "the pages found in the staff member's office (at most 20); the search is audited"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 fn register_search() {}
+
+#[utoipa::path(get, path = "/api/v1/register/export/{business_no}",
+    params(("business_no" = String, Path,), ("format" = Option<String>, Query, description = "json (default) or xml")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "the recorded business in the national 汇交 table naming: {head, data: {DJT_DJ_SL: [...], QLT_FW_FDCQ_YZ: [...], ZTT_GY_QLR: [...], ...}} or the same as <Message><Head/><Data>...</Data></Message>"),
+        (status = 403, body = ErrorBody, description = "clerks and system administrators only"),
+        (status = 409, body = ErrorBody, description = "not recorded (登簿) yet")))]
+fn register_export() {}
+
+#[utoipa::path(get, path = "/api/v1/register/daily-log", params(("date" = String, Query, description = "YYYY-MM-DD, Beijing time")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "登簿日志: {office, date, count, entries: [{business_no, unit_code}]}"), (status = 400, body = ErrorBody)))]
+fn register_daily_log() {}

@@ -1,6 +1,7 @@
 //! Registration rules as plain functions: values in, `Result` out, no database.
 
 pub mod calendar;
+pub mod huijiao;
 pub mod notices;
 pub mod parties;
 pub mod register;

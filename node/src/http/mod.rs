@@ -44,6 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/register/units/{unit_code}", web::get().to(register::unit_page))
                 .route("/register/holdings", web::post().to(register::holdings))
                 .route("/register/search", web::get().to(register::search))
+                .route("/register/export/{business_no}", web::get().to(register::export))
+                .route("/register/daily-log", web::get().to(register::daily_log))
                 .route("/rules", web::get().to(register::list_rules))
                 .route("/rules/{id}", web::put().to(register::put_rule))
                 .route("/rules/{id}", web::delete().to(register::reset_rule))

@@ -2,14 +2,19 @@
 //! Every read of a unit's page or of a person's holdings is audited; personal fields are masked.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use schemas::envelope::EventBody;
 use schemas::error::ErrorCode;
-use schemas::ids::{CertificateNumber, UnitCode, check_id_document};
-use schemas::register::{HoldingsRequest, HoldingsView, RuleConfig, RuleView};
+use schemas::ids::{BusinessNo, CertificateNumber, UnitCode, check_id_document};
+use schemas::register::{HoldingsRequest, HoldingsView, RegistrationDetails, RuleConfig, RuleView};
+use schemas::registration::{RegistrationKind, Stage};
 
 use super::error::parse_json;
 use super::staff::{require_role, require_staff};
 use super::{ApiError, audit_event, blocking, request_id};
+use crate::domain::huijiao;
+use crate::domain::parties::Party;
 use crate::domain::rules;
+use crate::personal::Personal;
 use crate::state::AppState;
 use crate::store;
 use crate::store::audit;
@@ -243,4 +248,131 @@ pub async fn search(
     .detail(format!("{detail} found={}", pages.len()));
     audit_event(&state, entry).await;
     Ok(HttpResponse::Ok().json(pages))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /api/v1/register/export/{business_no}?format=json|xml`: one recorded business in the
+/// national 汇交 table naming, for a county that also feeds an existing national platform. It
+/// carries names and id numbers in clear (the platform needs them): clerks and system
+/// administrators of the office only, and every export is audited.
+pub async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: Result<web::Query<ExportQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    if staff.role != "clerk" && staff.role != "sysadmin" {
+        return Err(ApiError::with_message(ErrorCode::Forbidden, "汇交导出需要「登记人员」或「系统管理员」角色"));
+    }
+    let xml = match query.map(|q| q.into_inner().format) {
+        Ok(None) => false,
+        Ok(Some(f)) if f == "json" => false,
+        Ok(Some(f)) if f == "xml" => true,
+        _ => return Err(ApiError::with_message(ErrorCode::InvalidField, "format 应为 json 或 xml")),
+    };
+    let business_no = BusinessNo::parse(&path.into_inner())?;
+    if business_no.division() != staff.office {
+        return Err(ApiError::new(ErrorCode::NotFound));
+    }
+    let office_name = super::progress::office_name(&state, &staff.office);
+    let (db, sealer, bn) = (state.db.clone(), state.sealer.clone(), business_no.clone());
+    let (head, tables) = blocking(move || {
+        let mut conn = db.conn()?;
+        let row =
+            store::applications::get(&mut conn, bn.as_str())?.ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+        let stage = Stage::parse(&row.state).ok_or_else(|| ApiError::internal("state"))?;
+        if !matches!(stage, Stage::Recorded | Stage::Certified | Stage::Issued) {
+            return Err(ApiError::with_message(ErrorCode::InvalidTransition, "尚未登簿的业务不汇交"));
+        }
+        let kind = RegistrationKind::parse(&row.kind).ok_or_else(|| ApiError::internal("kind"))?;
+        let details: RegistrationDetails =
+            serde_json::from_str(&row.details).map_err(|e| ApiError::internal(e.to_string()))?;
+        let parties: Personal<Vec<Party>> =
+            sealer.open(&row.parties, &row.business_no).map_err(|e| ApiError::internal(e.to_string()))?;
+        let steps: Vec<(Stage, chrono::DateTime<chrono::Utc>)> =
+            store::events::for_business(&mut conn, &sealer, bn.as_str())?
+                .into_iter()
+                .filter_map(|e| match e.body {
+                    EventBody::Progress(p) => Some((p.stage, e.occurred_at)),
+                    _ => None,
+                })
+                .collect();
+        let (right, restriction, cancelled_at) = store::register::recorded_by(&mut conn, &sealer, bn.as_str())?;
+        let business = huijiao::Business {
+            office: &row.division,
+            office_name: &office_name,
+            business_no: &row.business_no,
+            unit_code: &row.unit_code,
+            kind,
+            details: &details,
+            parties: parties.expose(),
+            steps: &steps,
+            right,
+            restriction,
+            cancelled_at: if kind == RegistrationKind::Cancellation { cancelled_at } else { None },
+        };
+        let head = vec![
+            ("YWH", row.business_no.clone()),
+            ("XZQDM", row.division.clone()),
+            ("DJLX", kind.code().to_string()),
+            ("BDCDYH", row.unit_code.clone()),
+            ("CREATEDATE", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string()),
+        ];
+        Ok((head, huijiao::tables(&business)))
+    })
+    .await?;
+    let entry = audit::Entry::new(
+        staff.office.as_str(),
+        &staff.actor(),
+        audit::Kind::Staff,
+        "huijiao_export",
+        &request_id(&req),
+    )
+    .business(business_no.as_str())
+    .detail(if xml { "xml" } else { "json" });
+    audit_event(&state, entry).await;
+    if xml {
+        Ok(HttpResponse::Ok().content_type("application/xml; charset=utf-8").body(huijiao::to_xml(&head, &tables)))
+    } else {
+        Ok(HttpResponse::Ok().json(huijiao::to_json(&head, &tables)))
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayQuery {
+    date: String,
+}
+
+/// `GET /api/v1/register/daily-log?date=YYYY-MM-DD`: 登簿日志, the businesses the office recorded
+/// on a day (Beijing time), for the daily reconciliation with the national platform.
+pub async fn daily_log(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Result<web::Query<DayQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let day = query
+        .ok()
+        .and_then(|q| chrono::NaiveDate::parse_from_str(&q.date, "%Y-%m-%d").ok())
+        .ok_or_else(|| ApiError::with_message(ErrorCode::InvalidField, "date 应为 YYYY-MM-DD"))?;
+    let (db, office) = (state.db.clone(), staff.office.clone());
+    let entries = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(store::register::recorded_on(&mut conn, &office, day)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "office": staff.office,
+        "date": day,
+        "count": entries.len(),
+        "entries": entries.iter().map(|(b, u)| serde_json::json!({"business_no": b, "unit_code": u})).collect::<Vec<_>>(),
+    })))
 }

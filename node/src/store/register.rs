@@ -12,7 +12,8 @@ use schemas::registration::PartyRole;
 
 use super::applications::AppError;
 use crate::db::AnyConnection;
-use crate::db::schema::{register_holders, register_restrictions, register_rights};
+use crate::db::schema::{certificates, register_holders, register_restrictions, register_rights};
+use crate::domain::huijiao::{RecordedRestriction, RecordedRight};
 use crate::domain::register::{CurrentRestriction, CurrentRight, Holder, Plan, Retire, UnitPage};
 use crate::personal::{Personal, Sealer, mask_id, mask_name};
 
@@ -516,4 +517,112 @@ pub fn units_by_location(
         .select(register_rights::unit_code)
         .limit(limit)
         .load(conn)
+}
+
+/// The entries a business recorded (any status), holders opened, with their certificate numbers;
+/// and when it ended a right (注销).
+pub fn recorded_by(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    business_no: &str,
+) -> Result<(Option<RecordedRight>, Option<RecordedRestriction>, Option<DateTime<Utc>>), AppError> {
+    let number = |conn: &mut AnyConnection, id: &Option<String>| -> QueryResult<Option<String>> {
+        match id {
+            Some(id) => {
+                certificates::table.filter(certificates::id.eq(id)).select(certificates::number).first(conn).optional()
+            }
+            None => Ok(None),
+        }
+    };
+    let right: Option<RightRow> = register_rights::table
+        .filter(register_rights::business_no.eq(business_no))
+        .select(RightRow::as_select())
+        .first(conn)
+        .optional()?;
+    let right = match right {
+        Some(r) => Some(RecordedRight {
+            holders: open_holders(sealer, "right", &r.unit_code, &r.business_no, &r.holders)?,
+            certificate_number: number(conn, &r.certificate_id)?,
+            unit_code: r.unit_code,
+            right_type: u16::try_from(r.right_type).map_err(internal)?,
+            co_ownership: r.co_ownership,
+            location: r.location,
+            area: r.area,
+            purpose: r.purpose,
+            current: r.status == CURRENT,
+            recorded_at: r.recorded_at.and_utc(),
+        }),
+        None => None,
+    };
+    let restriction: Option<RestrictionRow> = register_restrictions::table
+        .filter(register_restrictions::business_no.eq(business_no))
+        .select(RestrictionRow::as_select())
+        .first(conn)
+        .optional()?;
+    let restriction = match restriction {
+        Some(r) => Some(RecordedRestriction {
+            holders: open_holders(sealer, "restriction", &r.unit_code, &r.business_no, &r.holders)?,
+            certificate_number: number(conn, &r.certificate_id)?,
+            kind: RestrictionKind::parse(&r.kind).ok_or_else(|| internal("restriction kind"))?,
+            unit_code: r.unit_code,
+            position: r.position,
+            amount: r.amount,
+            maximum: r.maximum,
+            authority: r.authority,
+            current: r.status == CURRENT,
+            recorded_at: r.recorded_at.and_utc(),
+        }),
+        None => None,
+    };
+    let ended: Option<Option<chrono::NaiveDateTime>> = register_rights::table
+        .filter(register_rights::ended_by.eq(business_no))
+        .select(register_rights::ended_at)
+        .first(conn)
+        .optional()?;
+    Ok((right, restriction, ended.flatten().map(|t| t.and_utc())))
+}
+
+/// 登簿日志: the business numbers an office recorded on a day (UTC+8 calendar day), in order.
+pub fn recorded_on(
+    conn: &mut AnyConnection,
+    office: &DivisionCode,
+    day: chrono::NaiveDate,
+) -> QueryResult<Vec<(String, String)>> {
+    // The register's day is Beijing time; timestamps are stored in UTC.
+    let start = day.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8);
+    let end = start + chrono::Duration::days(1);
+    let mut out: Vec<(String, String, chrono::NaiveDateTime)> = register_rights::table
+        .filter(register_rights::division.eq(office.as_str()))
+        .filter(register_rights::recorded_at.ge(start))
+        .filter(register_rights::recorded_at.lt(end))
+        .select((register_rights::business_no, register_rights::unit_code, register_rights::recorded_at))
+        .load(conn)?;
+    out.extend(
+        register_restrictions::table
+            .filter(register_restrictions::division.eq(office.as_str()))
+            .filter(register_restrictions::recorded_at.ge(start))
+            .filter(register_restrictions::recorded_at.lt(end))
+            .select((
+                register_restrictions::business_no,
+                register_restrictions::unit_code,
+                register_restrictions::recorded_at,
+            ))
+            .load::<(String, String, chrono::NaiveDateTime)>(conn)?,
+    );
+    out.extend(
+        register_rights::table
+            .filter(register_rights::division.eq(office.as_str()))
+            .filter(register_rights::ended_at.ge(start))
+            .filter(register_rights::ended_at.lt(end))
+            .filter(register_rights::ended_by.is_not_null())
+            .select((
+                register_rights::ended_by.assume_not_null(),
+                register_rights::unit_code,
+                register_rights::ended_at.assume_not_null(),
+            ))
+            .load::<(String, String, chrono::NaiveDateTime)>(conn)?,
+    );
+    out.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
+    let mut seen = std::collections::BTreeSet::new();
+    Ok(out.into_iter().filter(|(b, _, _)| b != "lapsed" && seen.insert(b.clone())).map(|(b, u, _)| (b, u)).collect())
 }
