@@ -304,7 +304,7 @@ pub async fn export(
                     _ => None,
                 })
                 .collect();
-        let (right, restriction, cancelled_at) = store::register::recorded_by(&mut conn, &sealer, bn.as_str())?;
+        let recorded = store::register::recorded_by(&mut conn, &sealer, bn.as_str())?;
         let business = huijiao::Business {
             office: &row.division,
             office_name: &office_name,
@@ -314,9 +314,9 @@ pub async fn export(
             details: &details,
             parties: parties.expose(),
             steps: &steps,
-            right,
-            restriction,
-            cancelled_at: if kind == RegistrationKind::Cancellation { cancelled_at } else { None },
+            right: recorded.right,
+            restriction: recorded.restriction,
+            cancelled_at: if kind == RegistrationKind::Cancellation { recorded.ended_at } else { None },
         };
         let head = vec![
             ("YWH", row.business_no.clone()),

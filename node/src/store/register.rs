@@ -519,13 +519,17 @@ pub fn units_by_location(
         .load(conn)
 }
 
+/// What a business did to the register.
+pub struct Recorded {
+    pub right: Option<RecordedRight>,
+    pub restriction: Option<RecordedRestriction>,
+    /// When it ended a right (注销, or the old right of a 转移/变更).
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
 /// The entries a business recorded (any status), holders opened, with their certificate numbers;
-/// and when it ended a right (注销).
-pub fn recorded_by(
-    conn: &mut AnyConnection,
-    sealer: &Sealer,
-    business_no: &str,
-) -> Result<(Option<RecordedRight>, Option<RecordedRestriction>, Option<DateTime<Utc>>), AppError> {
+/// and when it ended a right.
+pub fn recorded_by(conn: &mut AnyConnection, sealer: &Sealer, business_no: &str) -> Result<Recorded, AppError> {
     let number = |conn: &mut AnyConnection, id: &Option<String>| -> QueryResult<Option<String>> {
         match id {
             Some(id) => {
@@ -579,7 +583,7 @@ pub fn recorded_by(
         .select(register_rights::ended_at)
         .first(conn)
         .optional()?;
-    Ok((right, restriction, ended.flatten().map(|t| t.and_utc())))
+    Ok(Recorded { right, restriction, ended_at: ended.flatten().map(|t| t.and_utc()) })
 }
 
 /// 登簿日志: the business numbers an office recorded on a day (UTC+8 calendar day), in order.
