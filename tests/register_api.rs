@@ -93,6 +93,36 @@ async fn staff_read_the_register_and_the_office_sets_its_rules() {
         .await;
     assert_eq!((status, h["error"].as_str()), (400, Some("invalid_id_document")));
 
+    // 无房证明: signed for someone with nothing on the register, refused for the holder.
+    let proof_for = |name: &str, id: &str| json!({"name": name, "id_type": "id_card", "id_number": id});
+    let (status, doc) = fed
+        .send_as(
+            XUANWU,
+            &clerk,
+            Method::POST,
+            "/api/v1/register/no-property-proof",
+            Some(proof_for("王五", "110101198001010010")),
+        )
+        .await;
+    assert_eq!(status, 200, "{doc}");
+    let (_, node) = fed.get(XUANWU, "/api/v1/node").await;
+    let key = federation::crypto::PublicKey::from_spki_pem(node["public_key_pem"].as_str().unwrap()).unwrap();
+    let content = doc["content"].as_str().unwrap();
+    key.verify(content.as_bytes(), &federation::crypto::unb64(doc["signature"].as_str().unwrap()).unwrap()).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(content).unwrap();
+    assert_eq!(parsed["subject_name"], "王五");
+    assert!(!content.contains("110101198001010010"), "the id number is masked");
+    let (status, body) = fed
+        .send_as(
+            XUANWU,
+            &clerk,
+            Method::POST,
+            "/api/v1/register/no-property-proof",
+            Some(proof_for("张三", "110101199003074477")),
+        )
+        .await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("register_conflict")));
+
     // A transfer whose obligor is not the holder is stopped at review with the rule named.
     let mut sale = sample_application(XUANWU_UNIT);
     sale["kind"] = json!("transfer");

@@ -43,6 +43,7 @@ use crate::registration::*;
         register_search,
         register_export,
         register_daily_log,
+        no_property_proof,
         list_rules,
         put_rule,
         reset_rule,
@@ -107,6 +108,9 @@ use crate::registration::*;
         RuleOutcome,
         HoldingsRequest,
         HoldingsView,
+        NoPropertyRequest,
+        NoPropertyContent,
+        SignedDocument,
         NoticeKind,
         Notice,
         DueItem
@@ -277,3 +281,8 @@ fn register_export() {}
     security(("bearer" = [])),
     responses((status = 200, description = "登簿日志: {office, date, count, entries: [{business_no, unit_code}]}"), (status = 400, body = ErrorBody)))]
 fn register_daily_log() {}
+
+#[utoipa::path(post, path = "/api/v1/register/no-property-proof", request_body = NoPropertyRequest, security(("bearer" = [])),
+    responses((status = 200, body = SignedDocument, description = "content is the JSON text of NoPropertyContent, signed by the office node (key in GET /api/v1/node)"),
+        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "the register shows a current right of this person")))]
+fn no_property_proof() {}

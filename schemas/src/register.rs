@@ -279,3 +279,42 @@ pub struct HoldingsView {
     pub office: DivisionCode,
     pub units: Vec<UnitCode>,
 }
+
+/// `POST /api/v1/register/no-property-proof` (staff): for whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoPropertyRequest {
+    pub name: String,
+    pub id_type: IdType,
+    pub id_number: String,
+}
+
+/// The signed content of a 无房证明 (不动产登记信息查询结果证明: no current right in this office's
+/// register). The signature covers the UTF-8 bytes of its JSON text, as for certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoPropertyContent {
+    pub title: String,
+    /// A fresh ULID for this document.
+    pub serial: String,
+    pub office: DivisionCode,
+    pub office_name: String,
+    pub subject_name: String,
+    pub subject_id_type: IdType,
+    /// The id number, masked as on any document that leaves the office.
+    pub subject_id_masked: String,
+    pub statement: String,
+    pub as_of: DateTime<Utc>,
+    pub issuer_node: crate::ids::NodeId,
+    pub key_id: String,
+}
+
+/// A document signed by the issuing node's SM2 key (its public key is in `GET /api/v1/node`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignedDocument {
+    /// JSON text; the signature covers its UTF-8 bytes.
+    pub content: String,
+    /// Base64 DER SM2 signature (SM3, user id 1234567812345678).
+    pub signature: String,
+    pub key_id: String,
+}

@@ -46,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/register/search", web::get().to(register::search))
                 .route("/register/export/{business_no}", web::get().to(register::export))
                 .route("/register/daily-log", web::get().to(register::daily_log))
+                .route("/register/no-property-proof", web::post().to(register::no_property_proof))
                 .route("/rules", web::get().to(register::list_rules))
                 .route("/rules/{id}", web::put().to(register::put_rule))
                 .route("/rules/{id}", web::delete().to(register::reset_rule))

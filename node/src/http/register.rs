@@ -5,7 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use schemas::envelope::EventBody;
 use schemas::error::ErrorCode;
 use schemas::ids::{BusinessNo, CertificateNumber, UnitCode, check_id_document};
-use schemas::register::{HoldingsRequest, HoldingsView, RegistrationDetails, RuleConfig, RuleView};
+use schemas::register::{
+    HoldingsRequest, HoldingsView, NoPropertyContent, NoPropertyRequest, RegistrationDetails, RuleConfig, RuleView,
+    SignedDocument,
+};
 use schemas::registration::{RegistrationKind, Stage};
 
 use super::error::parse_json;
@@ -14,7 +17,7 @@ use super::{ApiError, audit_event, blocking, request_id};
 use crate::domain::huijiao;
 use crate::domain::parties::Party;
 use crate::domain::rules;
-use crate::personal::Personal;
+use crate::personal::{Personal, mask_id};
 use crate::state::AppState;
 use crate::store;
 use crate::store::audit;
@@ -375,4 +378,59 @@ pub async fn daily_log(
         "count": entries.len(),
         "entries": entries.iter().map(|(b, u)| serde_json::json!({"business_no": b, "unit_code": u})).collect::<Vec<_>>(),
     })))
+}
+
+/// `POST /api/v1/register/no-property-proof` (登记人员): a signed 无房证明 for a person with no
+/// current right in the office's register; refused (409) when the register shows one.
+pub async fn no_property_proof(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let staff = require_role(&req, &state, "clerk").await?;
+    let q: NoPropertyRequest = parse_json(&body)?;
+    let name = q.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::with_message(ErrorCode::InvalidField, "姓名（名称）为空、过长或含控制字符"));
+    }
+    let id_number = check_id_document(q.id_type, &q.id_number)
+        .map_err(|e| ApiError::with_message(ErrorCode::InvalidIdDocument, e.message_zh()))?;
+    let (db, sealer, office, id_type, id2) =
+        (state.db.clone(), state.sealer.clone(), staff.office.clone(), q.id_type, id_number.clone());
+    let units = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(store::register::holdings(&mut conn, &sealer, &office, id_type, &id2)?)
+    })
+    .await?;
+    let rid = request_id(&req);
+    if !units.is_empty() {
+        let entry =
+            audit::Entry::new(staff.office.as_str(), &staff.actor(), audit::Kind::Staff, "no_property_proof", &rid)
+                .refused("register_conflict");
+        audit_event(&state, entry).await;
+        return Err(ApiError::with_message(
+            ErrorCode::RegisterConflict,
+            format!("本机构登记簿记载该人为{}处不动产的现势权利人，不能出具无房证明", units.len()),
+        ));
+    }
+    let office_name = super::progress::office_name(&state, &staff.office);
+    let content = NoPropertyContent {
+        title: "不动产登记信息查询结果证明（无房证明）".into(),
+        serial: ulid::Ulid::new().to_string(),
+        statement: format!("经查询{office_name}不动产登记簿，截至出具时，未记载该人为现势不动产权利人。"),
+        office: staff.office.clone(),
+        office_name,
+        subject_name: name,
+        subject_id_type: q.id_type,
+        subject_id_masked: mask_id(&id_number),
+        as_of: chrono::Utc::now(),
+        issuer_node: state.me.clone(),
+        key_id: state.key.key_id(),
+    };
+    let text = serde_json::to_string(&content).map_err(|e| ApiError::internal(e.to_string()))?;
+    let signature = federation::crypto::b64(&state.key.sign(text.as_bytes()));
+    let entry = audit::Entry::new(staff.office.as_str(), &staff.actor(), audit::Kind::Staff, "no_property_proof", &rid)
+        .detail(format!("serial={}", content.serial));
+    audit_event(&state, entry).await;
+    Ok(HttpResponse::Ok().json(SignedDocument { content: text, signature, key_id: content.key_id }))
 }
