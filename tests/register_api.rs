@@ -284,3 +284,39 @@ async fn staff_see_what_is_due() {
 fn param(name: &str, value: &str) -> String {
     serde_urlencoded::to_string([(name, value)]).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transfer_voids_the_old_certificate_everywhere() {
+    let fed = Federation::start().await;
+    let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
+    let (_, r) = fed.post(NATION, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
+    let first = r["business_no"].as_str().unwrap().to_owned();
+    let old = fed.run_to_issued(&first).await["certificate_id"].as_str().unwrap().to_owned();
+    let mut sale = sample_application(XUANWU_UNIT);
+    sale["kind"] = json!("transfer");
+    sale["applicants"] = json!([
+        {"name": "王五", "id_type": "id_card", "id_number": "110101198001010010", "role": "right_holder"},
+        {"name": "张三", "id_type": "id_card", "id_number": "110101199003074477", "role": "obligor"}
+    ]);
+    let (status, r) = fed.post(NATION, "/api/v1/applications", &sale).await;
+    assert_eq!(status, 200, "{r}");
+    let new =
+        fed.run_to_issued(r["business_no"].as_str().unwrap()).await["certificate_id"].as_str().unwrap().to_owned();
+    // The nation learns of the void through the rolled-up status event, and says why and when.
+    let v = eventually("the void at the nation", std::time::Duration::from_secs(10), || async {
+        let (_, v) = fed.get(NATION, &format!("/api/v1/certificates/{old}/verify")).await;
+        (v["status"] == "void").then_some(v)
+    })
+    .await;
+    assert_eq!((v["valid"].as_bool(), v["signature_valid"].as_bool()), (Some(false), Some(true)));
+    assert!(v["reason"].as_str().unwrap().contains("转移登记"), "{v}");
+    assert!(v["status_changed_at"].is_string());
+    let (_, v) = fed.get(PROVINCE, &format!("/api/v1/certificates/{new}/verify")).await;
+    assert_eq!(v["valid"], true, "{v}");
+    // The register's page shows the chain.
+    let (_, page) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/units/{XUANWU_UNIT}")).await;
+    assert_eq!(page["current"]["certificate_id"], new.as_str());
+    assert_eq!(page["history"][0]["certificate_id"], old.as_str());
+    assert_eq!(page["history"][0]["ended_by"], r["business_no"]);
+    fed.shutdown().await;
+}

@@ -274,6 +274,9 @@ pub struct CertificateVerification {
     pub issuer: DivisionCode,
     pub key_id: String,
     pub issued_at: DateTime<Utc>,
+    /// For a superseded or void certificate: when the answering node recorded the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_changed_at: Option<DateTime<Utc>>,
     pub answered_by: NodeId,
     /// Proof that the answering node's transparency log holds this certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -163,9 +163,9 @@ pub struct NewRestriction {
 /// What a certificate becomes when the entry it evidences leaves the current register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retire {
-    /// 变更 / 更正: replaced by the new certificate.
+    /// 变更: replaced by the new certificate.
     Superseded,
-    /// 转移 / 注销: no longer evidences any right.
+    /// 转移 / 注销 / 更正: no longer evidences any right (or never did as written).
     Void,
 }
 
@@ -383,7 +383,8 @@ pub fn plan(page: &UnitPage, req: &Request<'_>) -> Result<Plan, RegisterError> {
             let (retire, why) = match req.kind {
                 K::Transfer => (Retire::Void, "转移登记"),
                 K::Change => (Retire::Superseded, "变更登记"),
-                _ => (Retire::Superseded, "更正登记"),
+                // An 更正 says the old certificate was wrong: it is void, not merely replaced.
+                _ => (Retire::Void, "更正登记"),
             };
             if let Some(c) = &cur.certificate_id {
                 plan.retire.push((c.clone(), retire, why.to_owned()));

@@ -88,6 +88,7 @@ pub async fn verification(state: &web::Data<AppState>, id: String) -> Result<Cer
         issuer: DivisionCode::parse(&row.division)?,
         key_id: row.key_id.clone(),
         issued_at: row.issued_at.and_utc(),
+        status_changed_at: (status != CertificateStatus::Valid).then(|| row.updated_at.and_utc()),
         answered_by: state.me.clone(),
         transparency,
     })
