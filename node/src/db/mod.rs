@@ -215,8 +215,14 @@ fn target_path(url: &str) -> String {
     classify_url(url).1
 }
 
-/// Checkpoint the SQLite WAL in the background (PASSIVE: never blocks writers or readers), every
-/// 200 ms while it grows, on a connection of its own, until the last `Db` clone is dropped.
+/// How often the WAL is checkpointed. A checkpoint ends in fsyncs that stall commits on the same
+/// disk while they run; small, frequent checkpoints keep each stall short. Measured with the
+/// federation bench on this kind of machine: every 100 ms gives a two-hop p99 of 4.6–5.3 ms at
+/// 200 events/s, every 200 ms 7.9–9.9 ms, every 5 s 6.9–24 ms with stalls of up to 150 ms.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Checkpoint the SQLite WAL in the background (PASSIVE: never blocks writers or readers) every
+/// `CHECKPOINT_EVERY`, on a connection of its own, until the last `Db` clone is dropped.
 fn checkpointer(path: String, alive: std::sync::Weak<()>) -> Result<(), DbError> {
     let mut conn =
         SqliteConnection::establish(&path).map_err(|e| DbError::Open { url: path.clone(), cause: e.to_string() })?;
@@ -225,7 +231,7 @@ fn checkpointer(path: String, alive: std::sync::Weak<()>) -> Result<(), DbError>
         .name("sqlite-checkpoint".into())
         .spawn(move || {
             while alive.upgrade().is_some() {
-                std::thread::sleep(Duration::from_millis(200));
+                std::thread::sleep(CHECKPOINT_EVERY);
                 if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
                     tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
                 }
