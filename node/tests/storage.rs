@@ -229,3 +229,38 @@ fn the_inbox_keeps_each_event_once_and_refuses_a_replayed_envelope() {
         assert_eq!(store::outbox::backlog(&db, "nation").unwrap(), 2);
     }
 }
+
+#[test]
+fn concurrent_writers_share_commits_but_each_stays_all_or_nothing() {
+    for (db, _dir) in backends() {
+        let db = Arc::new(db);
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let db = Arc::clone(&db);
+                std::thread::spawn(move || {
+                    let mut ok = 0i64;
+                    for i in 0..40 {
+                        let r: Result<(), bdc_node::db::DbError> = db.write(|c| {
+                            counters::next(c, "320102", &format!("thread-{t}"))?;
+                            counters::next(c, "320102", "all")?;
+                            // Every third write fails after writing: none of it may remain.
+                            if i % 3 == 0 {
+                                return Err(diesel::result::Error::RollbackTransaction.into());
+                            }
+                            Ok(())
+                        });
+                        ok += i64::from(r.is_ok());
+                    }
+                    ok
+                })
+            })
+            .collect();
+        let per_thread: Vec<i64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(per_thread.iter().all(|n| *n == 26), "{per_thread:?}");
+        let mut c = db.conn().unwrap();
+        for t in 0..16 {
+            assert_eq!(counters::current(&mut c, "320102", &format!("thread-{t}")).unwrap(), 26, "{:?}", db.backend());
+        }
+        assert_eq!(counters::current(&mut c, "320102", "all").unwrap(), 16 * 26);
+    }
+}

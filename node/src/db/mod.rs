@@ -3,8 +3,9 @@
 
 pub mod counters;
 pub mod schema;
+mod writer;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -77,7 +78,7 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
             // wal_autocheckpoint = 0: a commit never pays for a checkpoint (copying the WAL back and
             // two fsyncs while holding the writer); `checkpointer` does that beside the writers.
             c.batch_execute(
-                "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                  PRAGMA wal_autocheckpoint = 0; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16000;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
@@ -86,13 +87,14 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
-/// The node's database: a pool plus, on SQLite, a writer lock (SQLite has one writer at a time;
-/// taking the lock before `BEGIN` avoids "database is locked" when a transaction reads then writes).
+/// The node's database: a pool plus, on SQLite, the group-commit writer (SQLite has one writer at a
+/// time; taking turns before `BEGIN` avoids "database is locked" when a transaction reads then
+/// writes).
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
     backend: Backend,
-    writer: Arc<Mutex<Option<DbConn>>>,
+    writer: Arc<writer::GroupWriter>,
     /// Held while any clone of this `Db` lives; the SQLite checkpointer stops when it goes.
     alive: Arc<()>,
 }
@@ -143,7 +145,7 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .map_err(|e| DbError::Pool(e.to_string()))?;
-        let db = Self { pool, backend, writer: Arc::new(Mutex::new(None)), alive: Arc::new(()) };
+        let db = Self { pool, backend, writer: Arc::new(writer::GroupWriter::default()), alive: Arc::new(()) };
         db.migrate()?;
         if backend == Backend::Sqlite {
             checkpointer(target_path(url), Arc::downgrade(&db.alive))?;
@@ -186,21 +188,10 @@ impl Db {
     {
         match self.backend {
             Backend::Sqlite => {
-                // One writer connection, kept behind the writer lock: SQLite has one writer at a
-                // time, and a connection that alone writes keeps its page cache valid between
-                // transactions. Taking the lock first means waiting writers hold no connection
-                // that readers need. A poisoned lock means a writer panicked mid-transaction: the
-                // database is intact, but that connection is dropped and a fresh one taken.
-                let mut guard = self.writer.lock().unwrap_or_else(|poisoned| {
-                    let mut g = poisoned.into_inner();
-                    *g = None;
-                    g
-                });
-                if guard.is_none() {
-                    *guard = Some(self.conn()?);
-                }
-                let conn: &mut AnyConnection = guard.as_mut().ok_or_else(|| DbError::Pool("no writer".into()))?;
-                conn.transaction(f)
+                // One writer connection with group commit (see `writer`): a connection that
+                // alone writes keeps its page cache valid, and one fsync serves many writers.
+                // Waiting writers hold no pooled connection that readers need.
+                self.writer.write(|| self.conn(), f)
             }
             Backend::Postgres => {
                 let mut conn = self.conn()?;

@@ -1,0 +1,129 @@
+//! The SQLite writer with group commit.
+//!
+//! SQLite has one writer at a time, and with `synchronous = FULL` every commit waits for an
+//! fsync. Writers therefore take turns on one connection, each running its closure in a
+//! savepoint of a shared transaction; the last writer in line (nobody else waiting, or the batch
+//! full) commits for all of them with one fsync. A caller gets its result only after the commit
+//! that holds its changes has succeeded; if that commit fails, every closure of the batch gets the
+//! error and none of their changes exist. A closure that fails is rolled back to its savepoint
+//! and leaves the others' work alone — each call stays all-or-nothing, as with its own
+//! transaction.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use diesel::connection::{Connection, TransactionManager};
+use diesel::result::Error as DieselError;
+
+use super::{AnyConnection, DbConn, DbError};
+
+/// Closures committed together at most (bounds the wait of the first one).
+const MAX_BATCH: usize = 64;
+
+#[derive(Default)]
+struct State {
+    conn: Option<DbConn>,
+    /// A shared transaction is open.
+    open: bool,
+    /// Closures in the open batch.
+    in_batch: usize,
+    /// Number of the open (or last) batch.
+    batch: u64,
+    /// Highest batch number whose commit has finished, and whether it failed.
+    finished: u64,
+    failure: Option<(u64, String)>,
+}
+
+#[derive(Default)]
+pub struct GroupWriter {
+    state: Mutex<State>,
+    committed: Condvar,
+    waiting: AtomicUsize,
+}
+
+type Tm = <AnyConnection as Connection>::TransactionManager;
+
+impl GroupWriter {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| {
+            // A closure panicked while holding the writer: its batch cannot be trusted. Fail it
+            // (the connection, with its open transaction, is dropped and so rolled back).
+            let mut g = poisoned.into_inner();
+            if g.open {
+                g.open = false;
+                g.in_batch = 0;
+                g.finished = g.batch;
+                g.failure = Some((g.batch, "a writer panicked; the batch was rolled back".into()));
+                self.committed.notify_all();
+            }
+            g.conn = None;
+            self.state.clear_poison();
+            g
+        })
+    }
+
+    /// Run `f` atomically; `connect` gives the writer its connection when it has none.
+    pub fn write<T, E>(
+        &self,
+        connect: impl FnOnce() -> Result<DbConn, DbError>,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DbError> + From<DieselError>,
+    {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut g = self.lock();
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        if g.conn.is_none() {
+            g.conn = Some(connect()?);
+        }
+        if !g.open {
+            let conn: &mut AnyConnection = g.conn.as_mut().ok_or_else(|| DbError::Pool("no writer".into()))?;
+            Tm::begin_transaction(conn)?;
+            g.open = true;
+            g.in_batch = 0;
+            g.batch += 1;
+        }
+        let mine = g.batch;
+        // Nested inside the shared transaction, `transaction` is a savepoint.
+        let conn: &mut AnyConnection = g.conn.as_mut().ok_or_else(|| DbError::Pool("no writer".into()))?;
+        let result = conn.transaction(f);
+        g.in_batch += 1;
+        if self.waiting.load(Ordering::SeqCst) == 0 || g.in_batch >= MAX_BATCH {
+            self.commit(&mut g);
+        } else {
+            // The next writer in line carries the batch on; wait for the commit.
+            while g.finished < mine {
+                g = self.committed.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        let value = result?;
+        match &g.failure {
+            Some((batch, why)) if *batch == mine => Err(DbError::Pool(format!("commit failed: {why}")).into()),
+            _ => Ok(value),
+        }
+    }
+
+    fn commit(&self, g: &mut MutexGuard<'_, State>) {
+        let outcome = match g.conn.as_mut() {
+            Some(conn) => {
+                let conn: &mut AnyConnection = conn;
+                Tm::commit_transaction(conn).map_err(|e| {
+                    let _ = Tm::rollback_transaction(conn);
+                    e.to_string()
+                })
+            }
+            None => Err("no writer connection".into()),
+        };
+        g.open = false;
+        g.in_batch = 0;
+        g.finished = g.batch;
+        if let Err(why) = outcome {
+            tracing::error!(error = %why, "group commit failed; the batch was rolled back");
+            g.failure = Some((g.batch, why));
+            // Start afresh on a new connection.
+            g.conn = None;
+        }
+        self.committed.notify_all();
+    }
+}
