@@ -334,25 +334,35 @@ pub struct ProgressForm {
     id_number: Option<String>,
 }
 
-pub async fn progress(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ProgressForm>) -> HttpResponse {
+/// The checked fields of a progress or notice form, or the error page to answer.
+fn progress_form(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    q: ProgressForm,
+) -> Result<(BusinessNo, String, String), HttpResponse> {
     use schemas::error::ErrorCode;
-    if let Err(e) = state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery) {
-        return error_page(&state, &e);
-    }
-    let q = query.into_inner();
+    state
+        .limiter
+        .check(super::limits::client_ip(req), super::limits::Class::PublicQuery)
+        .map_err(|e| error_page(state, &e))?;
     let (Some(no), Some(name), Some(id)) = (q.business_no, q.name, q.id_number) else {
-        return error_page(
-            &state,
+        return Err(error_page(
+            state,
             &ApiError::with_message(ErrorCode::InvalidField, "请填写业务号、申请人姓名和证件号码"),
-        );
+        ));
     };
-    let business_no = match BusinessNo::parse(no.trim()) {
-        Ok(b) => b,
-        Err(e) => return error_page(&state, &ApiError::from(e)),
-    };
+    let business_no = BusinessNo::parse(no.trim()).map_err(|e| error_page(state, &ApiError::from(e)))?;
     if name.len() > 300 || id.len() > 64 {
-        return error_page(&state, &ApiError::new(ErrorCode::InvalidField));
+        return Err(error_page(state, &ApiError::new(ErrorCode::InvalidField)));
     }
+    Ok((business_no, name, id))
+}
+
+pub async fn progress(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ProgressForm>) -> HttpResponse {
+    let (business_no, name, id) = match progress_form(&req, &state, query.into_inner()) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let query = serde_urlencoded::to_string([
         ("business_no", business_no.as_str()),
         ("name", name.trim()),
@@ -436,24 +446,10 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
 
 /// `/notice?business_no=…&name=…&id_number=…`: the printable written notice of the stage.
 pub async fn notice(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ProgressForm>) -> HttpResponse {
-    use schemas::error::ErrorCode;
-    if let Err(e) = state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery) {
-        return error_page(&state, &e);
-    }
-    let q = query.into_inner();
-    let (Some(no), Some(name), Some(id)) = (q.business_no, q.name, q.id_number) else {
-        return error_page(
-            &state,
-            &ApiError::with_message(ErrorCode::InvalidField, "请填写业务号、申请人姓名和证件号码"),
-        );
+    let (business_no, name, id) = match progress_form(&req, &state, query.into_inner()) {
+        Ok(f) => f,
+        Err(page) => return page,
     };
-    let business_no = match BusinessNo::parse(no.trim()) {
-        Ok(b) => b,
-        Err(e) => return error_page(&state, &ApiError::from(e)),
-    };
-    if name.len() > 300 || id.len() > 64 {
-        return error_page(&state, &ApiError::new(ErrorCode::InvalidField));
-    }
     let view = match super::progress::lookup(&state, business_no, Some((name, id)), false).await {
         Ok(v) => v,
         Err(e) => return error_page(&state, &e),
