@@ -456,7 +456,10 @@ pub async fn notice(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
     };
     let office_name = super::progress::office_name(&state, &view.office);
     let Some(notice) = crate::domain::notices::notice(&view, &office_name) else {
-        return error_page(&state, &ApiError::with_message(ErrorCode::NotFound, "该办件当前环节没有书面告知"));
+        return error_page(
+            &state,
+            &ApiError::with_message(schemas::error::ErrorCode::NotFound, "该办件当前环节没有书面告知"),
+        );
     };
     let f = frame(&state);
     render(
