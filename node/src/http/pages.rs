@@ -334,26 +334,20 @@ pub struct ProgressForm {
     id_number: Option<String>,
 }
 
-/// The checked fields of a progress or notice form, or the error page to answer.
+/// The checked fields of a progress or notice form.
 fn progress_form(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     q: ProgressForm,
-) -> Result<(BusinessNo, String, String), HttpResponse> {
+) -> Result<(BusinessNo, String, String), ApiError> {
     use schemas::error::ErrorCode;
-    state
-        .limiter
-        .check(super::limits::client_ip(req), super::limits::Class::PublicQuery)
-        .map_err(|e| error_page(state, &e))?;
+    state.limiter.check(super::limits::client_ip(req), super::limits::Class::PublicQuery)?;
     let (Some(no), Some(name), Some(id)) = (q.business_no, q.name, q.id_number) else {
-        return Err(error_page(
-            state,
-            &ApiError::with_message(ErrorCode::InvalidField, "请填写业务号、申请人姓名和证件号码"),
-        ));
+        return Err(ApiError::with_message(ErrorCode::InvalidField, "请填写业务号、申请人姓名和证件号码"));
     };
-    let business_no = BusinessNo::parse(no.trim()).map_err(|e| error_page(state, &ApiError::from(e)))?;
+    let business_no = BusinessNo::parse(no.trim())?;
     if name.len() > 300 || id.len() > 64 {
-        return Err(error_page(state, &ApiError::new(ErrorCode::InvalidField)));
+        return Err(ApiError::new(ErrorCode::InvalidField));
     }
     Ok((business_no, name, id))
 }
@@ -361,7 +355,7 @@ fn progress_form(
 pub async fn progress(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ProgressForm>) -> HttpResponse {
     let (business_no, name, id) = match progress_form(&req, &state, query.into_inner()) {
         Ok(f) => f,
-        Err(page) => return page,
+        Err(e) => return error_page(&state, &e),
     };
     let query = serde_urlencoded::to_string([
         ("business_no", business_no.as_str()),
@@ -448,7 +442,7 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
 pub async fn notice(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ProgressForm>) -> HttpResponse {
     let (business_no, name, id) = match progress_form(&req, &state, query.into_inner()) {
         Ok(f) => f,
-        Err(page) => return page,
+        Err(e) => return error_page(&state, &e),
     };
     let view = match super::progress::lookup(&state, business_no, Some((name, id)), false).await {
         Ok(v) => v,
