@@ -264,3 +264,41 @@ fn concurrent_writers_share_commits_but_each_stays_all_or_nothing() {
         assert_eq!(counters::current(&mut c, "320102", "all").unwrap(), 16 * 26);
     }
 }
+
+#[test]
+fn a_panicking_writer_fails_its_batch_and_the_writer_goes_on() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(bdc_node::db::Db::open(&format!("sqlite://{}", dir.path().join("p.db").display()), 4).unwrap());
+    // B writes, then waits for its batch's commit because A is queued behind it; A panics.
+    let b = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || {
+            db.write(|c| {
+                counters::next(c, "320102", "b")?;
+                std::thread::sleep(Duration::from_millis(150));
+                Ok::<_, bdc_node::db::DbError>(())
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(30));
+    let a = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                db.write(|c| -> Result<(), bdc_node::db::DbError> {
+                    counters::next(c, "320102", "a")?;
+                    panic!("a bug in a write closure");
+                })
+            }))
+        })
+    };
+    assert!(a.join().unwrap().is_err(), "A panicked");
+    assert!(b.join().unwrap().is_err(), "B's batch was rolled back with A's panic, and B was told");
+    // The writer goes on, and nothing of the failed batch remains.
+    db.write(|c| counters::next(c, "320102", "c").map_err(bdc_node::db::DbError::from)).unwrap();
+    let mut c = db.conn().unwrap();
+    assert_eq!(counters::current(&mut c, "320102", "a").unwrap(), 0);
+    assert_eq!(counters::current(&mut c, "320102", "b").unwrap(), 0);
+    assert_eq!(counters::current(&mut c, "320102", "c").unwrap(), 1);
+}

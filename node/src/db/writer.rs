@@ -45,21 +45,28 @@ type Tm = <AnyConnection as Connection>::TransactionManager;
 
 impl GroupWriter {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| {
-            // A closure panicked while holding the writer: its batch cannot be trusted. Fail it
-            // (the connection, with its open transaction, is dropped and so rolled back).
-            let mut g = poisoned.into_inner();
-            if g.open {
-                g.open = false;
-                g.in_batch = 0;
-                g.finished = g.batch;
-                g.failure = Some((g.batch, "a writer panicked; the batch was rolled back".into()));
-                self.committed.notify_all();
+        self.state.lock().unwrap_or_else(|poisoned| self.recover(poisoned.into_inner()))
+    }
+
+    /// A closure panicked while holding the writer: its batch cannot be trusted. Fail it (the
+    /// connection, with its open transaction, is dropped and so rolled back) and wake its waiters.
+    fn recover<'a>(&self, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        if g.open {
+            g.open = false;
+            g.in_batch = 0;
+            g.finished = g.batch;
+            g.failure = Some((g.batch, "a writer panicked; the batch was rolled back".into()));
+            // Roll back at the SQLite level (diesel's own bookkeeping is not to be trusted after
+            // the panic), so the file's write lock is released before the connection goes.
+            if let Some(conn) = g.conn.as_mut() {
+                let conn: &mut AnyConnection = conn;
+                let _ = diesel::connection::SimpleConnection::batch_execute(conn, "ROLLBACK");
             }
-            g.conn = None;
-            self.state.clear_poison();
-            g
-        })
+        }
+        g.conn = None;
+        self.state.clear_poison();
+        self.committed.notify_all();
+        g
     }
 
     /// Run `f` atomically; `connect` gives the writer its connection when it has none.
@@ -87,14 +94,19 @@ impl GroupWriter {
         let mine = g.batch;
         // Nested inside the shared transaction, `transaction` is a savepoint.
         let conn: &mut AnyConnection = g.conn.as_mut().ok_or_else(|| DbError::Pool("no writer".into()))?;
+        let wake = WakeOnPanic(&self.committed);
         let result = conn.transaction(f);
+        drop(wake);
         g.in_batch += 1;
         if self.waiting.load(Ordering::SeqCst) == 0 || g.in_batch >= MAX_BATCH {
             self.commit(&mut g);
         } else {
             // The next writer in line carries the batch on; wait for the commit.
             while g.finished < mine {
-                g = self.committed.wait(g).unwrap_or_else(|p| p.into_inner());
+                g = match self.committed.wait(g) {
+                    Ok(g) => g,
+                    Err(poisoned) => self.recover(poisoned.into_inner()),
+                };
             }
         }
         let value = result?;
@@ -125,5 +137,17 @@ impl GroupWriter {
             g.conn = None;
         }
         self.committed.notify_all();
+    }
+}
+
+/// Wakes the waiters of a batch when the closure running it panics, so that they find the
+/// writer poisoned and fail the batch instead of waiting for a commit that will not come.
+struct WakeOnPanic<'a>(&'a Condvar);
+
+impl Drop for WakeOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.notify_all();
+        }
     }
 }
