@@ -172,6 +172,13 @@ async fn staff_read_the_register_and_the_office_sets_its_rules() {
     let (status, _) = fed.send_as(XUANWU, &admin, Method::PUT, "/api/v1/rules/my-rule", Some(off)).await;
     assert_eq!(status, 400);
 
+    // The materials checklist, public, per kind.
+    let (status, list) = fed.get(NATION, "/api/v1/materials?kind=mortgage").await;
+    assert_eq!(status, 200);
+    assert!(list["materials"].as_array().unwrap().iter().any(|m| m["name"] == "抵押合同" && m["required"] == true));
+    assert_eq!(fed.get(NATION, "/api/v1/materials?kind=gift").await.0, 400);
+    assert_eq!(fed.get(NATION, "/api/v1/materials").await.0, 400);
+
     // Bad register details are refused at the door, at any level, and store nothing.
     let before = fed.count(XUANWU, "applications");
     let mut mortgage = sample_application(XUANWU_UNIT);

@@ -44,6 +44,7 @@ use crate::registration::*;
         register_export,
         register_daily_log,
         no_property_proof,
+        materials,
         list_rules,
         put_rule,
         reset_rule,
@@ -108,6 +109,8 @@ use crate::registration::*;
         RuleOutcome,
         HoldingsRequest,
         HoldingsView,
+        Material,
+        MaterialsView,
         NoPropertyRequest,
         NoPropertyContent,
         SignedDocument,
@@ -286,3 +289,8 @@ fn register_daily_log() {}
     responses((status = 200, body = SignedDocument, description = "content is the JSON text of NoPropertyContent, signed by the office node (key in GET /api/v1/node)"),
         (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "the register shows a current right of this person")))]
 fn no_property_proof() {}
+
+#[utoipa::path(get, path = "/api/v1/materials", params(("kind" = String, Query, description = "a registration kind, e.g. transfer")),
+    responses((status = 200, body = MaterialsView, description = "申请材料清单: which materials are required, in which formats, up to which size"),
+        (status = 400, body = ErrorBody)))]
+fn materials() {}

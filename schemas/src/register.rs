@@ -318,3 +318,21 @@ pub struct SignedDocument {
     pub signature: String,
     pub key_id: String,
 }
+
+/// One material an application of a kind needs (申请材料清单).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Material {
+    pub id: String,
+    pub name: String,
+    pub required: bool,
+    /// File formats accepted for an online application.
+    pub formats: Vec<String>,
+    pub max_size_mb: u32,
+}
+
+/// `GET /api/v1/materials?kind=…`: what to bring for a kind, listed at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MaterialsView {
+    pub kind: RegistrationKind,
+    pub materials: Vec<Material>,
+}

@@ -2,6 +2,7 @@
 
 pub mod calendar;
 pub mod huijiao;
+pub mod materials;
 pub mod notices;
 pub mod parties;
 pub mod register;

@@ -47,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/register/export/{business_no}", web::get().to(register::export))
                 .route("/register/daily-log", web::get().to(register::daily_log))
                 .route("/register/no-property-proof", web::post().to(register::no_property_proof))
+                .route("/materials", web::get().to(register::materials))
                 .route("/rules", web::get().to(register::list_rules))
                 .route("/rules/{id}", web::put().to(register::put_rule))
                 .route("/rules/{id}", web::delete().to(register::reset_rule))

@@ -6,8 +6,8 @@ use schemas::envelope::EventBody;
 use schemas::error::ErrorCode;
 use schemas::ids::{BusinessNo, CertificateNumber, UnitCode, check_id_document};
 use schemas::register::{
-    HoldingsRequest, HoldingsView, NoPropertyContent, NoPropertyRequest, RegistrationDetails, RuleConfig, RuleView,
-    SignedDocument,
+    HoldingsRequest, HoldingsView, MaterialsView, NoPropertyContent, NoPropertyRequest, RegistrationDetails,
+    RuleConfig, RuleView, SignedDocument,
 };
 use schemas::registration::{RegistrationKind, Stage};
 
@@ -433,4 +433,19 @@ pub async fn no_property_proof(
         .detail(format!("serial={}", content.serial));
     audit_event(&state, entry).await;
     Ok(HttpResponse::Ok().json(SignedDocument { content: text, signature, key_id: content.key_id }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindQuery {
+    kind: String,
+}
+
+/// `GET /api/v1/materials?kind=…` (public): the materials a kind needs, listed at once, so that an
+/// applicant brings everything the first time.
+pub async fn materials(query: Result<web::Query<KindQuery>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+    let kind = query.ok().and_then(|q| RegistrationKind::parse(&q.kind)).ok_or_else(|| {
+        ApiError::with_message(ErrorCode::InvalidField, "kind 应为登记类型之一（如 first、transfer、mortgage）")
+    })?;
+    Ok(HttpResponse::Ok().json(MaterialsView { kind, materials: crate::domain::materials::for_kind(kind) }))
 }
