@@ -162,8 +162,19 @@ fn error_page(state: &AppState, e: &ApiError) -> HttpResponse {
     message(state, status, "无法办理", vec![("错误代码".into(), e.code.as_str())], Some(e.message.clone()))
 }
 
+/// The kinds one applicant can apply for alone on the portal (条例 Art. 14 single-party cases).
+/// 转移, 抵押 and 预告 need both parties (共同申请) and 查封/解封 come from a court: they arrive
+/// through the API (windows, banks, developers, courts), not this form.
+const PORTAL_KINDS: &[RegistrationKind] = &[
+    RegistrationKind::First,
+    RegistrationKind::Change,
+    RegistrationKind::Correction,
+    RegistrationKind::Cancellation,
+    RegistrationKind::Objection,
+];
+
 fn kinds() -> Vec<(&'static str, &'static str)> {
-    RegistrationKind::ALL.iter().map(|k| (k.as_str(), k.label_zh())).collect()
+    PORTAL_KINDS.iter().map(|k| (k.as_str(), k.label_zh())).collect()
 }
 
 fn new_csrf() -> String {
@@ -234,6 +245,12 @@ fn form_to_application(form: &ApplyForm) -> Result<SubmitApplication, ApiError> 
     let unit_code = UnitCode::parse(form.unit_code.trim())?;
     let kind = RegistrationKind::parse(&form.kind)
         .ok_or_else(|| ApiError::with_message(ErrorCode::InvalidField, "登记类型无效"))?;
+    if !PORTAL_KINDS.contains(&kind) {
+        return Err(ApiError::with_message(
+            ErrorCode::InvalidField,
+            format!("{}须双方共同申请或由人民法院嘱托，请到登记窗口或通过专用通道办理", kind.label_zh()),
+        ));
+    }
     let id_type: IdType = serde_json::from_value(serde_json::Value::String(form.id_type.clone()))
         .map_err(|_| ApiError::with_message(ErrorCode::InvalidField, "证件种类无效"))?;
     let phone = form.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
@@ -467,4 +484,33 @@ pub async fn notice(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
             notice,
         },
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn form(kind: &str) -> ApplyForm {
+        ApplyForm {
+            csrf: "0".repeat(32),
+            unit_code: "320102003001GB00012F00010203".into(),
+            kind: kind.into(),
+            location: None,
+            name: "张三".into(),
+            id_type: "id_card".into(),
+            id_number: "110101199003074477".into(),
+            phone: None,
+        }
+    }
+
+    #[test]
+    fn the_portal_takes_only_single_party_kinds() {
+        assert_eq!(form_to_application(&form("first")).unwrap().kind, RegistrationKind::First);
+        for joint in ["transfer", "mortgage", "advance_notice", "seizure", "release_seizure"] {
+            let e = form_to_application(&form(joint)).unwrap_err();
+            assert_eq!(e.code, schemas::error::ErrorCode::InvalidField, "{joint}");
+            assert!(e.message.contains("共同申请"), "{joint}: {}", e.message);
+        }
+    }
 }
