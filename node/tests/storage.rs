@@ -271,17 +271,23 @@ fn a_panicking_writer_fails_its_batch_and_the_writer_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(bdc_node::db::Db::open(&format!("sqlite://{}", dir.path().join("p.db").display()), 4).unwrap());
     // B writes, then waits for its batch's commit because A is queued behind it; A panics.
+    let (started, b_started) = std::sync::mpsc::channel();
     let b = {
         let db = Arc::clone(&db);
         std::thread::spawn(move || {
             db.write(|c| {
                 counters::next(c, "320102", "b")?;
-                std::thread::sleep(Duration::from_millis(150));
+                started.send(()).unwrap();
+                // Hold the turn until A queues behind (so B's batch waits for A).
+                let t = std::time::Instant::now();
+                while db.writers_waiting() == 0 && t.elapsed() < Duration::from_secs(10) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 Ok::<_, bdc_node::db::DbError>(())
             })
         })
     };
-    std::thread::sleep(Duration::from_millis(30));
+    b_started.recv().unwrap();
     let a = {
         let db = Arc::clone(&db);
         std::thread::spawn(move || {

@@ -181,6 +181,14 @@ impl Db {
         conn.transaction(f)
     }
 
+    /// Writers waiting for their turn on SQLite's single writer (0 on PostgreSQL).
+    pub fn writers_waiting(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => self.writer.waiting(),
+            Backend::Postgres => 0,
+        }
+    }
+
     /// Run `f` in a write transaction: all or nothing.
     pub fn write<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
     where

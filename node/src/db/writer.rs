@@ -44,6 +44,11 @@ pub struct GroupWriter {
 type Tm = <AnyConnection as Connection>::TransactionManager;
 
 impl GroupWriter {
+    /// Writers queued for their turn (a health figure; tests use it to order writers).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| self.recover(poisoned.into_inner()))
     }
