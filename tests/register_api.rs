@@ -18,6 +18,25 @@ async fn staff_read_the_register_and_the_office_sets_its_rules() {
     fed.run_to_issued(&first).await;
     let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
 
+    // The application is masked by default; a clerk who states a purpose sees it in full, audited.
+    let (_, masked) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/applications/{first}")).await;
+    assert_eq!(
+        (masked["parties"][0]["name"].as_str(), masked["parties"][0]["phone"].as_str()),
+        (Some("张*"), Some("138****1234"))
+    );
+    let full_path = format!("/api/v1/applications/{first}?{}", param("purpose", "核对申请人身份"));
+    let (status, full) = fed.get_as(XUANWU, &clerk, &full_path).await;
+    assert_eq!(status, 200, "{full}");
+    assert_eq!(
+        (full["parties"][0]["id_number"].as_str(), full["parties"][0]["phone"].as_str()),
+        (Some("110101199003074477"), Some("13812341234"))
+    );
+    let auditor = fed.login(XUANWU, "xuanwu-auditor").await;
+    assert_eq!(fed.get_as(XUANWU, &auditor, &full_path).await.0, 403, "an auditor does no registration work");
+    assert_eq!(fed.get_as(XUANWU, &clerk, &format!("/api/v1/applications/{first}?purpose=x")).await.0, 400);
+    let (_, records) = fed.get_as(XUANWU, &auditor, &format!("/api/v1/audit?business_no={first}")).await;
+    assert!(records.to_string().contains("核对申请人身份"), "{records}");
+
     // The unit's page: 张三 holds it, masked; nothing restricts it.
     let page_path = format!("/api/v1/register/units/{XUANWU_UNIT}");
     let (status, page) = fed.get_as(XUANWU, &clerk, &page_path).await;
@@ -74,7 +93,6 @@ async fn staff_read_the_register_and_the_office_sets_its_rules() {
     assert!(xml.contains("<QLT_FW_FDCQ_YZ ") && xml.contains(&format!("YWH=\"{first}\"")), "{xml}");
     let (status, _) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/export/{first}?format=pdf")).await;
     assert_eq!(status, 400);
-    let auditor = fed.login(XUANWU, "xuanwu-auditor").await;
     assert_eq!(fed.get_as(XUANWU, &auditor, &format!("/api/v1/register/export/{first}")).await.0, 403);
     let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
     let (status, log) = fed.get_as(XUANWU, &clerk, &format!("/api/v1/register/daily-log?date={today}")).await;

@@ -166,12 +166,15 @@ pub struct LoginAnswer {
     pub office: DivisionCode,
 }
 
-/// A party as shown in answers: personal fields masked.
+/// A party as shown in answers: personal fields masked, unless a staff member asked for an
+/// audited full view with a stated purpose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PartyView {
     pub name: String,
     pub id_type: IdType,
     pub id_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
     pub role: PartyRole,
 }
 

@@ -148,7 +148,8 @@ fn get_ticket() {}
     responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody)))]
 fn staff_login() {}
 
-#[utoipa::path(get, path = "/api/v1/applications/{business_no}", params(("business_no" = String, Path,)),
+#[utoipa::path(get, path = "/api/v1/applications/{business_no}",
+    params(("business_no" = String, Path,), ("purpose" = Option<String>, Query, description = "a stated purpose (2–100 characters) asks a clerk's audited full view: names, id numbers and phones unmasked")),
     security(("bearer" = [])),
     responses((status = 200, body = ApplicationView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 fn get_application() {}

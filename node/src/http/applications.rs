@@ -13,7 +13,7 @@ use super::{ApiError, blocking, request_id};
 use crate::navigation::place_application;
 use crate::state::AppState;
 use crate::store;
-use crate::store::applications::OfficeCtx;
+use crate::store::applications::{Disclosure, OfficeCtx};
 use crate::store::audit;
 
 pub async fn submit_application(
@@ -92,21 +92,60 @@ pub async fn due_list(
     Ok(HttpResponse::Ok().json(items))
 }
 
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewQuery {
+    /// A stated purpose asks for the full view (names, id numbers and phones unmasked).
+    purpose: Option<String>,
+}
+
+/// `GET /api/v1/applications/{business_no}`: the staff view, masked; with `?purpose=…` a clerk of
+/// the office gets the full values, and the full view is audited with the stated purpose.
 pub async fn get_application(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: Result<web::Query<ViewQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let staff = require_staff(&req, &state).await?;
     let business_no = BusinessNo::parse(&path.into_inner())?;
+    let purpose = query
+        .map_err(|_| ApiError::with_message(ErrorCode::InvalidField, "只接受 purpose（查看完整信息的事由）参数"))?
+        .into_inner()
+        .purpose;
+    let disclosure = match &purpose {
+        None => Disclosure::Masked,
+        Some(p) => {
+            let p = p.trim();
+            if !(2..=100).contains(&p.chars().count()) || p.chars().any(char::is_control) {
+                return Err(ApiError::with_message(ErrorCode::InvalidField, "查看完整信息须写明事由（2至100字）"));
+            }
+            if staff.role != "clerk" {
+                return Err(ApiError::with_message(ErrorCode::Forbidden, "只有登记人员可以查看完整的个人信息"));
+            }
+            Disclosure::Full
+        }
+    };
     let state2 = state.clone();
+    let office = staff.office.clone();
+    // A full view is recorded before anything is shown: no audit record, no full view.
+    let full_view_entry = purpose.map(|p| {
+        audit::Entry::new(staff.office.as_str(), &staff.actor(), audit::Kind::Staff, "full_view", &request_id(&req))
+            .business(business_no.as_str())
+            .detail(format!("purpose={}", p.trim()))
+    });
     let view = blocking(move || {
-        let mut conn = state2.db.conn()?;
-        let row = store::applications::get(&mut conn, business_no.as_str())?
-            // Another office's application does not exist for this staff member.
-            .filter(|r| r.division == staff.office.as_str())
-            .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
-        Ok(store::applications::view(&row, &state2.sealer)?)
+        let row = {
+            let mut conn = state2.db.conn()?;
+            store::applications::get(&mut conn, business_no.as_str())?
+                // Another office's application does not exist for this staff member.
+                .filter(|r| r.division == office.as_str())
+                .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?
+        };
+        if let Some(entry) = &full_view_entry {
+            state2.db.write(|c| audit::append(c, entry).map_err(ApiError::from))?;
+        }
+        Ok(store::applications::view_with(&row, &state2.sealer, disclosure)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -18,7 +18,7 @@ use crate::domain::parties::Party;
 use crate::domain::register::{Request, co_ownership as register_co_ownership, plan as plan_record};
 use crate::domain::rules;
 use crate::domain::workflow::transition;
-use crate::personal::{Personal, Sealer, mask_id, mask_name};
+use crate::personal::{Personal, Sealer, mask_id, mask_name, mask_phone};
 use crate::settings::OfficeSettings;
 use crate::store::certificates::{self, IssueInput};
 use crate::store::events::{Emitter, emit};
@@ -383,8 +383,20 @@ pub fn auto_approve(
     Ok(taken)
 }
 
+/// Whether a view shows personal fields masked (the default) or in full (an audited full view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure {
+    Masked,
+    Full,
+}
+
 /// The staff view: parties masked.
 pub fn view(row: &ApplicationRow, sealer: &Sealer) -> Result<ApplicationView, AppError> {
+    view_with(row, sealer, Disclosure::Masked)
+}
+
+/// The staff view, with personal fields masked or in full.
+pub fn view_with(row: &ApplicationRow, sealer: &Sealer, disclosure: Disclosure) -> Result<ApplicationView, AppError> {
     let parties: Personal<Vec<Party>> =
         sealer.open(&row.parties, &row.business_no).map_err(|e| AppError::Internal(e.to_string()))?;
     let internal = |e: String| AppError::Internal(e);
@@ -397,11 +409,21 @@ pub fn view(row: &ApplicationRow, sealer: &Sealer) -> Result<ApplicationView, Ap
         parties: parties
             .expose()
             .iter()
-            .map(|p| PartyView {
-                name: mask_name(&p.name),
-                id_type: p.id_type,
-                id_number: mask_id(&p.id_number),
-                role: p.role,
+            .map(|p| match disclosure {
+                Disclosure::Masked => PartyView {
+                    name: mask_name(&p.name),
+                    id_type: p.id_type,
+                    id_number: mask_id(&p.id_number),
+                    phone: p.phone.as_deref().map(mask_phone),
+                    role: p.role,
+                },
+                Disclosure::Full => PartyView {
+                    name: p.name.clone(),
+                    id_type: p.id_type,
+                    id_number: p.id_number.clone(),
+                    phone: p.phone.clone(),
+                    role: p.role,
+                },
             })
             .collect(),
         due_date: row.due_date,

@@ -358,6 +358,7 @@ fn party_views(holders: &[Holder]) -> Vec<PartyView> {
             name: mask_name(&h.name),
             id_type: h.id_type,
             id_number: mask_id(&h.id_number),
+            phone: None,
             role: PartyRole::RightHolder,
         })
         .collect()
