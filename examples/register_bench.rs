@@ -114,7 +114,14 @@ async fn call(req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-async fn one_registration(http: &reqwest::Client, base: &str, token: &str, n: usize) -> anyhow::Result<()> {
+/// Milliseconds spent in each of the six requests of one registration.
+type Steps = [f64; 6];
+const STEP_NAMES: [&str; 6] =
+    ["申请 submit", "受理 accept", "审核 review", "登簿 record", "缮证 certify", "发证 issue"];
+
+async fn one_registration(http: &reqwest::Client, base: &str, token: &str, n: usize) -> anyhow::Result<Steps> {
+    let mut steps = [0.0; 6];
+    let t = Instant::now();
     let application = json!({
         "unit_code": unit(n),
         "kind": "first",
@@ -124,15 +131,18 @@ async fn one_registration(http: &reqwest::Client, base: &str, token: &str, n: us
     });
     let receipt = call(http.post(format!("{base}/api/v1/applications")).json(&application)).await?;
     let no = receipt["business_no"].as_str().ok_or_else(|| anyhow!("no business number: {receipt}"))?.to_owned();
-    for action in ["accept", "review", "record", "certify", "issue"] {
+    steps[0] = t.elapsed().as_secs_f64() * 1000.0;
+    for (i, action) in ["accept", "review", "record", "certify", "issue"].into_iter().enumerate() {
+        let t = Instant::now();
         call(
             http.post(format!("{base}/api/v1/applications/{no}/actions"))
                 .bearer_auth(token)
                 .json(&json!({"action": action})),
         )
         .await?;
+        steps[i + 1] = t.elapsed().as_secs_f64() * 1000.0;
     }
-    Ok(())
+    Ok(steps)
 }
 
 async fn registrations(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Result<()> {
@@ -163,18 +173,25 @@ async fn registrations(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Re
                         return Ok::<_, anyhow::Error>(lat);
                     }
                     let t = Instant::now();
-                    one_registration(&http, &base, &token, n).await?;
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    let steps = one_registration(&http, &base, &token, n).await?;
+                    lat.push((t.elapsed().as_secs_f64() * 1000.0, steps));
                 }
             })
         })
         .collect();
-    let mut lat = vec![];
+    let mut all = vec![];
     for t in tasks {
-        lat.extend(t.await??);
+        all.extend(t.await??);
     }
     let secs = start.elapsed().as_secs_f64();
+    let mut lat: Vec<f64> = all.iter().map(|(l, _)| *l).collect();
     lat.sort_by(f64::total_cmp);
+    let mut step_means = [0.0; 6];
+    for (_, steps) in &all {
+        for (m, s) in step_means.iter_mut().zip(steps) {
+            *m += s / all.len().max(1) as f64;
+        }
+    }
     let rate = lat.len() as f64 / secs;
     println!(
         "| {label} | {} | {} | {:.1} s | **{rate:.0}/s** | {:.1} | {:.1} | {} |",
@@ -185,6 +202,9 @@ async fn registrations(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Re
         pct(&lat, 0.99),
         if rate >= 500.0 { "≥ 500 PASS" } else { "≥ 500 FAIL" }
     );
+    let breakdown: Vec<String> =
+        STEP_NAMES.iter().zip(step_means).map(|(name, ms)| format!("{name} {ms:.1} ms")).collect();
+    eprintln!("  {label} mean per request: {}", breakdown.join(", "));
     node.stop().await;
     Ok(())
 }
@@ -243,6 +263,10 @@ fn lookups(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Result<()> {
     let db = Db::open(&url, 4)?;
     let sealer = Sealer::new(federation::crypto::Sm4Key::generate());
     fill(&db, &sealer, opts.rights)?;
+    if opts.rights == 0 || opts.lookups == 0 {
+        println!("| {label} | skipped (--rights or --lookups 0) | | | | | |");
+        return Ok(());
+    }
     let mut rng = rand::thread_rng();
     let mut conn = db.conn()?;
     // Warm the cache with a first pass, as a running node would be.

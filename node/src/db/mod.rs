@@ -99,6 +99,18 @@ pub struct Db {
     alive: Arc<()>,
 }
 
+/// Whether the linked SQLite keeps the query planner stability guarantee on (`SQLITE_ENABLE_QPSG`,
+/// set for the bundled build in `.cargo/config.toml`): without it every `LIMIT ?` statement is
+/// re-prepared each time it is bound.
+pub fn planner_stable(conn: &mut SqliteConnection) -> bool {
+    use diesel::RunQueryDsl;
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG')",
+    ))
+    .get_result::<i64>(conn)
+    .is_ok_and(|n| n == 1)
+}
+
 /// Normalise `sqlite://path`, `sqlite:path` or a bare path; PostgreSQL URLs pass through.
 pub fn classify_url(url: &str) -> (Backend, String) {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -131,6 +143,12 @@ impl Db {
                 first
                     .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
                     .map_err(|e| DbError::Open { url: redact(url), cause: e.to_string() })?;
+                if !planner_stable(&mut first) {
+                    tracing::warn!(
+                        "SQLite was built without SQLITE_ENABLE_QPSG (see .cargo/config.toml): lookups with \
+                         LIMIT are planned again on every use and the node runs slower"
+                    );
+                }
             }
         }
         let manager = ConnectionManager::<AnyConnection>::new(target);
@@ -251,5 +269,16 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_sqlite_keeps_the_query_planner_stable() {
+        let mut conn = SqliteConnection::establish(":memory:").expect("in-memory SQLite");
+        assert!(planner_stable(&mut conn), "LIBSQLITE3_FLAGS from .cargo/config.toml did not reach the SQLite build");
     }
 }

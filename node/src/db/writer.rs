@@ -1,12 +1,13 @@
 //! The SQLite writer with group commit.
 //!
 //! SQLite has one writer at a time, and with `synchronous = FULL` every commit waits for an
-//! fsync. Writers therefore take turns on one connection, each running its closure in a
-//! savepoint of a shared transaction; the last writer in line (nobody else waiting, or the batch
-//! full) commits for all of them with one fsync. A caller gets its result only after the commit
-//! that holds its changes has succeeded; if that commit fails, every closure of the batch gets the
-//! error and none of their changes exist. A closure that fails is rolled back to its savepoint
-//! and leaves the others' work alone — each call stays all-or-nothing, as with its own
+//! fsync. Writers therefore take turns on one connection, each running its closure in a shared
+//! transaction (the first of a batch directly, each later one in a savepoint); the last writer in
+//! line (nobody else waiting, or the batch full) commits for all of them with one fsync. A caller
+//! gets its result only after the commit that holds its changes has succeeded; if that commit
+//! fails, every closure of the batch gets the error and none of their changes exist. A closure
+//! that fails is rolled back (the first of a batch with the whole transaction, a later one to its
+//! savepoint) and leaves the others' work alone — each call stays all-or-nothing, as with its own
 //! transaction.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,11 +98,27 @@ impl GroupWriter {
             g.batch += 1;
         }
         let mine = g.batch;
-        // Nested inside the shared transaction, `transaction` is a savepoint.
+        let first = g.in_batch == 0;
         let conn: &mut AnyConnection = g.conn.as_mut().ok_or_else(|| DbError::Pool("no writer".into()))?;
         let wake = WakeOnPanic(&self.committed);
-        let result = conn.transaction(f);
+        // The first closure of a batch has the transaction to itself: on failure the whole
+        // transaction is rolled back, so it needs no savepoint (a savepoint costs two statements
+        // and a copy of every page it touches). Later ones run in a savepoint of the shared
+        // transaction, so that a failure undoes only their own work.
+        let result = if first { f(conn) } else { conn.transaction(f) };
         drop(wake);
+        if first && result.is_err() {
+            let rolled_back = Tm::rollback_transaction(conn);
+            g.open = false;
+            g.in_batch = 0;
+            g.finished = g.batch;
+            if rolled_back.is_err() {
+                // The connection's state is unknown: start afresh on a new one.
+                g.conn = None;
+            }
+            self.committed.notify_all();
+            return result;
+        }
         g.in_batch += 1;
         if self.waiting.load(Ordering::SeqCst) == 0 || g.in_batch >= MAX_BATCH {
             self.commit(&mut g);
