@@ -98,6 +98,34 @@ impl PeerClient {
         Ok(bytes)
     }
 
+    /// GET a peer's public API (`/api/v1/…`) and parse its JSON answer. Such answers carry no
+    /// envelope signature: the caller checks what they hold (a signed tree head, a proof).
+    pub async fn get_public<T: serde::de::DeserializeOwned>(
+        &self,
+        peer: &Peer,
+        path_and_query: &str,
+        timeout: Duration,
+    ) -> Result<T, FederationError> {
+        let url = format!("{}{}", peer.url.trim_end_matches('/'), path_and_query);
+        let resp = self
+            .http
+            .get(url)
+            .timeout(timeout)
+            .header(HEADER_NODE, self.me.as_str())
+            .send()
+            .await
+            .map_err(|e| FederationError::Transport(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| FederationError::Transport(e.to_string()))?;
+        if status != 200 {
+            return Err(FederationError::PeerRefused {
+                status,
+                body: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| FederationError::Malformed(e.to_string()))
+    }
+
     /// Deliver batches upward; the answer is the peer's signed receipt.
     pub async fn send_events(
         &self,

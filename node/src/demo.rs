@@ -57,6 +57,7 @@ fn base(node: &str, mode: Mode, division: &str, dir: &Path, port: u16) -> anyhow
             delivery_timeout_ms: 5000,
             token_ttl_secs: 300,
             parallelism: 8,
+            log_check_secs: 5,
         },
         tls: TlsSettings::default(),
         log: LogSettings { filter: "info".into(), json: false },

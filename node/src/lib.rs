@@ -5,6 +5,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod log_watch;
 pub mod navigation;
 pub mod personal;
 pub mod settings;

@@ -89,6 +89,13 @@ pub struct FederationSettings {
     pub token_ttl_secs: i64,
     /// How many peers may be sent to at once.
     pub parallelism: usize,
+    /// How often a parent checks its children's transparency logs for consistency, seconds.
+    #[serde(default = "default_log_check_secs")]
+    pub log_check_secs: u64,
+}
+
+fn default_log_check_secs() -> u64 {
+    60
 }
 
 /// TLS on the listener and mutual TLS between nodes; unset means plain HTTP (the demo, loopback).

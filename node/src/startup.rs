@@ -171,6 +171,9 @@ impl Application {
         workers.extend(spawn_workers(&state, &shutdown));
         workers.push(tokio::spawn(audit_checkpoints(state.clone(), shutdown.subscribe())));
         workers.push(tokio::spawn(register_lapses(state.clone(), shutdown.subscribe())));
+        if state.directory.children().next().is_some() {
+            workers.push(tokio::spawn(crate::log_watch::run(state.clone(), shutdown.subscribe())));
+        }
         Ok(Self { port, server, state, shutdown, workers })
     }
 

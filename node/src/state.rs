@@ -110,6 +110,16 @@ impl AppState {
         Ok((signed, log.len()))
     }
 
+    /// A consistency proof between two sizes of this node's log (`to` at most the current size).
+    pub fn consistency(&self, from: u64, to: u64) -> Result<Option<Vec<federation::merkle::Hash>>, String> {
+        let (_, size) = self.tree_head()?;
+        if from > to || to > size {
+            return Ok(None);
+        }
+        let log = self.tlog.lock().unwrap_or_else(|p| p.into_inner());
+        log.consistency_proof(from, to).map(Some).map_err(|e| e.to_string())
+    }
+
     /// The inclusion proof of a certificate's leaf, with a fresh signed tree head.
     pub fn transparency_proof(&self, certificate_id: &str) -> Result<Option<schemas::api::TransparencyProof>, String> {
         let leaf = {

@@ -300,6 +300,48 @@ pub struct SignedTreeHeadView {
     pub signature: String,
 }
 
+/// `GET /api/v1/transparency/consistency?from=&to=`: proof that the node's log at size `from` is a
+/// prefix of its log at size `to` (RFC 9162 §2.1.4, SM3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyProofView {
+    pub log_id: String,
+    pub from: u64,
+    pub to: u64,
+    /// Hashes, hex, in the RFC's order.
+    pub proof: Vec<String>,
+}
+
+/// What a parent last found when it checked a child's transparency log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogCheckStatus {
+    /// Every head seen so far extends the one before it.
+    Consistent,
+    /// The child showed a head that does not extend the last one this node accepted: its
+    /// history was rewritten (or its key signed two different histories). Kept until an operator
+    /// looks: later heads are still checked against the last good one.
+    Inconsistent,
+    /// The last check could not reach the child or got an answer that was not a valid signed
+    /// head; the last good head stands.
+    Unreachable,
+}
+
+/// `GET /api/v1/transparency/children`: each child's log as this node last checked it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChildLogView {
+    pub node_id: NodeId,
+    pub division: DivisionCode,
+    pub status: LogCheckStatus,
+    /// The last head accepted as consistent (none before the first successful check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<SignedTreeHeadView>,
+    /// Why the last check did not pass, in Chinese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    pub checked_at: DateTime<Utc>,
+}
+
 /// Inclusion of a certificate's leaf in the answering node's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TransparencyProof {

@@ -36,6 +36,8 @@ use crate::registration::*;
         certificate_signature,
         certificate_issuer_key,
         transparency_head,
+        transparency_consistency,
+        transparency_children,
         certificate_package,
         audit_query,
         register_unit,
@@ -78,6 +80,9 @@ use crate::registration::*;
         CertificateVerification,
         TransparencyProof,
         SignedTreeHeadView,
+        ConsistencyProofView,
+        LogCheckStatus,
+        ChildLogView,
         CertificatePackage,
         RegistrationKind,
         Stage,
@@ -188,6 +193,15 @@ fn certificate_package() {}
 #[utoipa::path(get, path = "/api/v1/transparency/head",
     responses((status = 200, body = SignedTreeHeadView, description = "the node's current signed tree head")))]
 fn transparency_head() {}
+
+#[utoipa::path(get, path = "/api/v1/transparency/consistency",
+    params(("from" = u64, Query, description = "older log size"), ("to" = u64, Query, description = "newer log size, at most the current size")),
+    responses((status = 200, body = ConsistencyProofView, description = "RFC 9162 consistency proof"), (status = 400, body = ErrorBody)))]
+fn transparency_consistency() {}
+
+#[utoipa::path(get, path = "/api/v1/transparency/children",
+    responses((status = 200, body = Vec<ChildLogView>, description = "each child's log as this node last checked it")))]
+fn transparency_children() {}
 
 #[utoipa::path(get, path = "/api/v1/audit", security(("bearer" = [])),
     params(("from" = Option<String>, Query,), ("to" = Option<String>, Query,), ("actor" = Option<String>, Query,),

@@ -275,3 +275,18 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    child_logs (peer) {
+        peer -> Text,
+        division -> Text,
+        status -> Text,
+        size -> Nullable<BigInt>,
+        root -> Nullable<Text>,
+        head_timestamp -> Nullable<BigInt>,
+        key_id -> Nullable<Text>,
+        signature -> Nullable<Text>,
+        problem -> Nullable<Text>,
+        checked_at -> Timestamp,
+    }
+}

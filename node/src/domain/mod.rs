@@ -2,6 +2,7 @@
 
 pub mod calendar;
 pub mod huijiao;
+pub mod log_watch;
 pub mod materials;
 pub mod notices;
 pub mod parties;

@@ -94,13 +94,6 @@ pub async fn verification(state: &web::Data<AppState>, id: String) -> Result<Cer
     })
 }
 
-/// The node's current signed tree head.
-pub async fn tree_head(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let s = state.clone();
-    let (sth, _) = blocking(move || s.tree_head().map_err(ApiError::internal)).await?;
-    Ok(HttpResponse::Ok().json(crate::state::sth_view(&sth)))
-}
-
 pub async fn signed_data(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = load(&state, path.into_inner()).await?;
     Ok(HttpResponse::Ok().content_type("application/json; charset=utf-8").body(row.content))

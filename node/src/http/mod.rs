@@ -14,6 +14,7 @@ pub mod pages;
 pub mod progress;
 pub mod register;
 pub mod staff;
+pub mod transparency;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -60,7 +61,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/certificates/{id}/signature.der", web::get().to(certificates::signature))
                 .route("/certificates/{id}/issuer-key.pem", web::get().to(certificates::issuer_key))
                 .route("/certificates/{id}/package", web::get().to(certificates::package))
-                .route("/transparency/head", web::get().to(certificates::tree_head)),
+                .route("/transparency/head", web::get().to(transparency::tree_head))
+                .route("/transparency/consistency", web::get().to(transparency::consistency))
+                .route("/transparency/children", web::get().to(transparency::children)),
         )
         .service(
             web::scope("/federation/v1")

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod audit;
 pub mod calendar;
 pub mod certificates;
+pub mod child_logs;
 pub mod events;
 pub mod inbox;
 pub mod outbox;
