@@ -129,6 +129,7 @@ impl Application {
             mutual_tls: server_tls.as_ref().is_some_and(|t| t.mutual),
             limiter: crate::http::limits::RateLimiter::new(settings.http.rate_limits),
             tlog: Default::default(),
+            sth_cache: Default::default(),
             settings,
         });
         enrol_children(&state).await?;

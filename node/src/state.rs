@@ -35,7 +35,14 @@ pub struct AppState {
     pub limiter: crate::http::limits::RateLimiter,
     /// The transparency log's tree, caught up from the database on demand.
     pub tlog: std::sync::Mutex<federation::merkle::MemoryLog>,
+    /// The last signed tree head and when it was signed: answers reuse it while the log has not
+    /// grown, for at most [`STH_REUSE`] (an SM2 signature per verification would cost as much as
+    /// the verification itself).
+    pub sth_cache: std::sync::Mutex<Option<(federation::merkle::SignedTreeHead, std::time::Instant)>>,
 }
+
+/// How long a signed tree head is served again while the log has not grown.
+pub const STH_REUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AppState {
     pub fn parent_id(&self) -> Option<&NodeId> {
@@ -98,16 +105,27 @@ impl KeyRing for AppState {
 }
 
 impl AppState {
-    /// Catch the in-memory tree up with committed leaves and sign its head.
+    /// Catch the in-memory tree up with committed leaves and sign its head (or reuse the last
+    /// signed head, if the tree is unchanged and it is fresh).
     pub fn tree_head(&self) -> Result<(federation::merkle::SignedTreeHead, u64), String> {
         let mut conn = self.db.conn().map_err(|e| e.to_string())?;
         let mut log = self.tlog.lock().unwrap_or_else(|p| p.into_inner());
         let from = log.len() as i64;
         let new = crate::store::tlog::leaves_from(&mut conn, from).map_err(|e| e.to_string())?;
         log.extend_leaf_hashes(new);
+        let size = log.len();
+        let mut cache = self.sth_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((sth, at)) = cache.as_ref()
+            && sth.head.size == size
+            && at.elapsed() < STH_REUSE
+            && sth.head.root == hex::encode(log.current_root())
+        {
+            return Ok((sth.clone(), size));
+        }
         let head = log.tree_head(self.me.as_str(), chrono::Utc::now().timestamp_millis());
         let signed = federation::merkle::SignedTreeHead::sign(head, &self.key).map_err(|e| e.to_string())?;
-        Ok((signed, log.len()))
+        *cache = Some((signed.clone(), std::time::Instant::now()));
+        Ok((signed, size))
     }
 
     /// A consistency proof between two sizes of this node's log (`to` at most the current size).
