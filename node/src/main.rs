@@ -267,15 +267,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => package.issuer_public_key_pem.clone(),
             };
             let key = federation::crypto::PublicKey::from_spki_pem(&pem)?;
-            let der = federation::crypto::unb64(&package.signature)?;
-            key.verify(package.content.as_bytes(), &der).map_err(|_| {
-                anyhow::anyhow!("INVALID: the signature does not verify (content changed or wrong key)")
-            })?;
-            let content: schemas::api::CertificateContent = serde_json::from_str(&package.content)
-                .map_err(|e| anyhow::anyhow!("INVALID: signed content is not a certificate: {e}"))?;
-            if content.id != package.id {
-                anyhow::bail!("INVALID: the signed content names {} not {}", content.id, package.id);
-            }
+            let content = bdc_node::domain::certificate_package::check(&package, &key)
+                .map_err(|why| anyhow::anyhow!("INVALID: {why}"))?;
             println!("VALID signature by key {} over {} ({})", key.key_id(), content.id, content.number);
             println!("issuer: {} ({}), issued on {}", content.issuer_name, content.issuer_division, content.issued_on);
             println!("status when downloaded: {:?} — ask any node's /verify for the current status", package.status);

@@ -35,6 +35,7 @@ use crate::registration::*;
         certificate_signed_data,
         certificate_signature,
         certificate_issuer_key,
+        certificate_verify_package,
         transparency_head,
         transparency_consistency,
         transparency_children,
@@ -189,6 +190,13 @@ fn certificate_issuer_key() {}
 #[utoipa::path(get, path = "/api/v1/certificates/{id}/package", params(("id" = String, Path,)),
     responses((status = 200, body = CertificatePackage, description = "download for offline verification")))]
 fn certificate_package() {}
+
+#[utoipa::path(post, path = "/api/v1/certificates/verify-package", request_body = CertificatePackage,
+    responses((status = 200, body = CertificateVerification, description = "the uploaded package's certificate, verified by this node"),
+              (status = 400, body = ErrorBody, description = "not a certificate package"),
+              (status = 404, body = ErrorBody, description = "signature valid, but this node has no record of the certificate"),
+              (status = 422, body = ErrorBody, description = "package_invalid: changed content, wrong or unknown key")))]
+fn certificate_verify_package() {}
 
 #[utoipa::path(get, path = "/api/v1/transparency/head",
     responses((status = 200, body = SignedTreeHeadView, description = "the node's current signed tree head")))]

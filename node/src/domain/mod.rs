@@ -1,6 +1,7 @@
 //! Registration rules as plain functions: values in, `Result` out, no database.
 
 pub mod calendar;
+pub mod certificate_package;
 pub mod huijiao;
 pub mod log_watch;
 pub mod materials;

@@ -56,6 +56,50 @@ pub async fn verify_certificate(
     Ok(HttpResponse::Ok().json(verification(&state, path.into_inner()).await?))
 }
 
+/// `POST /api/v1/certificates/verify-package`: verify an uploaded package file.
+pub async fn verify_package(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery)?;
+    Ok(HttpResponse::Ok().json(package_verification(&state, &body).await?))
+}
+
+/// Verify a package file: its own signature first (so that a changed file is named as such),
+/// then that the key is one this node knows for the issuer and that the content is what the
+/// issuing office recorded; the answer is then the node's verification of that certificate.
+pub async fn package_verification(
+    state: &web::Data<AppState>,
+    file: &[u8],
+) -> Result<CertificateVerification, ApiError> {
+    use crate::domain::certificate_package::{check as check_package, package_key};
+    let invalid = |why: String| ApiError::with_message(ErrorCode::PackageInvalid, format!("电子证照文件无效：{why}"));
+    let package: schemas::api::CertificatePackage = serde_json::from_slice(file).map_err(|_| {
+        ApiError::with_message(ErrorCode::InvalidRequest, "不是电子证照文件（应为从核验页或接口下载的证照包 JSON）")
+    })?;
+    let key = package_key(&package).map_err(invalid)?;
+    let content = check_package(&package, &key).map_err(invalid)?;
+    let trusted =
+        state.find_key(&package.key_id).is_some_and(|(_, division, _)| division.contains(&content.issuer_division));
+    if !trusted {
+        return Err(invalid("签名密钥不是本节点所知的该签发机构的密钥".into()));
+    }
+    let id = package.id.clone();
+    let state2 = state.clone();
+    let recorded = blocking(move || load_row(&state2, &id)).await.map_err(|e| {
+        if e.code == ErrorCode::NotFound {
+            ApiError::with_message(ErrorCode::NotFound, "文件签名有效，但本节点没有该证照的记录，无法确认其现势状态")
+        } else {
+            e
+        }
+    })?;
+    if recorded.content != package.content {
+        return Err(invalid("文件内容与登记机构的记录不一致".into()));
+    }
+    verification(state, package.id.to_string()).await
+}
+
 /// The verification answer for a certificate identifier (API and page).
 pub async fn verification(state: &web::Data<AppState>, id: String) -> Result<CertificateVerification, ApiError> {
     let id = CertificateId::parse(&id)?;

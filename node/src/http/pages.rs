@@ -427,9 +427,63 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
     let Some(id) = query.into_inner().id.filter(|i| !i.trim().is_empty() && i.len() <= 200) else {
         return error_page(&state, &ApiError::with_message(ErrorCode::InvalidCertificateId, "请填写电子证照标识"));
     };
-    match super::certificates::verification(&state, id.trim().to_owned()).await {
+    let answer = super::certificates::verification(&state, id.trim().to_owned()).await;
+    verify_page(&state, answer)
+}
+
+/// Most bytes of an uploaded package (a real one is a few KiB).
+const MAX_PACKAGE_BYTES: usize = 256 * 1024;
+
+/// `POST /verify` (multipart/form-data, field `package`): verify an uploaded package file. It
+/// changes nothing, so it needs no CSRF token.
+pub async fn verify_upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    mut form: actix_multipart::Multipart,
+) -> HttpResponse {
+    use futures::StreamExt;
+    use schemas::error::ErrorCode;
+    if let Err(e) = state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery) {
+        return error_page(&state, &e);
+    }
+    let mut file: Option<Vec<u8>> = None;
+    while let Some(field) = form.next().await {
+        let Ok(mut field) = field else {
+            return error_page(&state, &ApiError::with_message(ErrorCode::InvalidRequest, "上传的表单无法解析"));
+        };
+        let wanted = field.name() == Some("package");
+        let mut bytes = vec![];
+        while let Some(chunk) = field.next().await {
+            let Ok(chunk) = chunk else {
+                return error_page(&state, &ApiError::with_message(ErrorCode::InvalidRequest, "上传中断"));
+            };
+            if bytes.len() + chunk.len() > MAX_PACKAGE_BYTES {
+                return error_page(
+                    &state,
+                    &ApiError::with_message(ErrorCode::PayloadTooLarge, "文件过大：核验包应小于 256 KiB"),
+                );
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if wanted {
+            file = Some(bytes);
+        }
+    }
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return error_page(&state, &ApiError::with_message(ErrorCode::InvalidRequest, "请选择要核验的证照包文件"));
+    };
+    let answer = super::certificates::package_verification(&state, &file).await;
+    verify_page(&state, answer)
+}
+
+/// The verification page for an answer, or the error page saying why there is none.
+fn verify_page(
+    state: &web::Data<AppState>,
+    answer: Result<schemas::api::CertificateVerification, ApiError>,
+) -> HttpResponse {
+    match answer {
         Ok(v) => {
-            let f = frame(&state);
+            let f = frame(state);
             render(
                 StatusCode::OK,
                 &Verify {
@@ -451,7 +505,7 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
                 },
             )
         }
-        Err(e) => error_page(&state, &e),
+        Err(e) => error_page(state, &e),
     }
 }
 
