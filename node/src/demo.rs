@@ -47,6 +47,7 @@ fn base(node: &str, mode: Mode, division: &str, dir: &Path, port: u16) -> anyhow
             signing_key_file: "keys/node.key.pem".into(),
             data_key_file: "keys/data.key".into(),
             generate_if_missing: true,
+            reload_secs: 2,
         },
         federation: FederationSettings {
             max_skew_secs: 300,

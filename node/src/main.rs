@@ -67,6 +67,39 @@ enum Command {
         #[command(subcommand)]
         command: CalendarCommand,
     },
+    /// The SM4 data keys that seal personal data: rotation and re-encryption.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Put a new data key in front of the keyring file, wait for running nodes to load it, then
+    /// seal every stored value again under it. Nodes keep serving throughout.
+    RotateData {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seconds to wait before re-encrypting (default: keys.reload_secs + 2).
+        #[arg(long)]
+        wait_secs: Option<u64>,
+    },
+    /// Seal again whatever is not under the current key (resumes an interrupted rotation).
+    Rekey {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Key ids in the keyring and, per sealed column, values not yet under the current key.
+    Status {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Remove older keys from the keyring file; refused while anything is sealed under them.
+    DropOld {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -213,6 +246,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok::<_, bdc_node::db::DbError>(())
             })?;
             println!("{} days of the arrangement stored", days.len());
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::RotateData { config, wait_secs } } => {
+            let settings = Settings::load(config.as_deref())?;
+            let wait = std::time::Duration::from_secs(wait_secs.unwrap_or(settings.keys.reload_secs + 2));
+            println!("new data key written; waiting {} s for running nodes to load it …", wait.as_secs());
+            let r = keys::rotate_data_key(&settings, wait)?;
+            println!("data key {} → {}", r.old_key, r.new_key);
+            for (column, n) in r.resealed {
+                println!("  {column}: {n} values sealed again");
+            }
+            println!("the old key stays in the file; `bdc-node keys drop-old` removes it");
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Rekey { config } } => {
+            let settings = Settings::load(config.as_deref())?;
+            for (column, n) in keys::rekey(&settings)? {
+                println!("{column}: {n} values sealed again");
+            }
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Status { config } } => {
+            let settings = Settings::load(config.as_deref())?;
+            let ring = keys::load_data_keyring(&settings.resolve(&settings.keys.data_key_file), false)?;
+            println!("current data key: {}", ring.current_id());
+            println!("older keys:       {}", ring.ids().into_iter().skip(1).collect::<Vec<_>>().join(", "));
+            let db = bdc_node::db::Db::open(&settings.database_url(), 1)?;
+            let sealer = bdc_node::personal::Sealer::from_keyring(&ring);
+            for (column, n) in bdc_node::store::rekey::stale_counts(&db, &sealer).map_err(anyhow::Error::msg)? {
+                println!("  {column}: {n} values under older keys");
+            }
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::DropOld { config } } => {
+            let settings = Settings::load(config.as_deref())?;
+            let dropped = keys::drop_old_keys(&settings)?;
+            println!("dropped {} older key(s): {}", dropped.len(), dropped.join(", "));
             Ok(())
         }
         Command::Calendar { command: CalendarCommand::Show { config, year } } => {

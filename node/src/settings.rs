@@ -70,6 +70,13 @@ pub struct KeySettings {
     pub data_key_file: PathBuf,
     /// Create the key at start when the file is missing (the demo does; production should not).
     pub generate_if_missing: bool,
+    /// How often a running node re-reads the data keyring file (key rotation), seconds.
+    #[serde(default = "default_key_reload_secs")]
+    pub reload_secs: u64,
+}
+
+fn default_key_reload_secs() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -86,8 +86,10 @@ impl Application {
             &settings.resolve(&settings.keys.signing_key_file),
             settings.keys.generate_if_missing,
         )?);
-        let data_key =
-            keys::load_data_key(&settings.resolve(&settings.keys.data_key_file), settings.keys.generate_if_missing)?;
+        let data_keys = keys::load_data_keyring(
+            &settings.resolve(&settings.keys.data_key_file),
+            settings.keys.generate_if_missing,
+        )?;
         let db_url = settings.database_url();
         let pool_size = settings.database.pool_size;
         let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool_size)).await??;
@@ -119,7 +121,7 @@ impl Application {
             me,
             db,
             key,
-            sealer: Sealer::new(data_key),
+            sealer: Sealer::from_keyring(&data_keys),
             directory,
             router,
             client,
@@ -172,6 +174,7 @@ impl Application {
         workers.extend(spawn_workers(&state, &shutdown));
         workers.push(tokio::spawn(audit_checkpoints(state.clone(), shutdown.subscribe())));
         workers.push(tokio::spawn(register_lapses(state.clone(), shutdown.subscribe())));
+        workers.push(tokio::spawn(watch_data_keys(state.clone(), shutdown.subscribe())));
         if state.directory.children().next().is_some() {
             workers.push(tokio::spawn(crate::log_watch::run(state.clone(), shutdown.subscribe())));
         }
@@ -282,6 +285,30 @@ async fn audit_checkpoints(state: web::Data<AppState>, mut shutdown: watch::Rece
         }
         if stop {
             return;
+        }
+    }
+}
+
+/// Key rotation while serving: re-read the data keyring file now and then and take a changed one
+/// (`bdc-node keys rotate-data` writes it, then re-encrypts once every node has it).
+async fn watch_data_keys(state: web::Data<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let path = state.settings.resolve(&state.settings.keys.data_key_file);
+    let every = Duration::from_secs(state.settings.keys.reload_secs.max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let Ok(ring) = keys::load_data_keyring(&path, false) else {
+            tracing::error!(file = %path.display(), "cannot read the data keyring; keeping the keys in use");
+            continue;
+        };
+        if ring.ids() == state.sealer.key_ids() {
+            continue;
+        }
+        match state.sealer.reload(&ring) {
+            Ok(()) => tracing::info!(current = %ring.current_id(), keys = ring.ids().len(), "data keys reloaded"),
+            Err(why) => tracing::error!(%why, "data keyring not taken"),
         }
     }
 }

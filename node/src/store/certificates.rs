@@ -50,7 +50,7 @@ pub fn parse_status(s: &str) -> CertificateStatus {
     }
 }
 
-fn content_context(id: &str) -> String {
+pub fn content_context(id: &str) -> String {
     format!("certificate:{id}")
 }
 

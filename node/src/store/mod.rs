@@ -10,6 +10,7 @@ pub mod events;
 pub mod inbox;
 pub mod outbox;
 pub mod register;
+pub mod rekey;
 pub mod rules;
 pub mod staff;
 pub mod tickets;

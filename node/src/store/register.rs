@@ -69,7 +69,7 @@ fn conflict(message: impl Into<String>) -> AppError {
 }
 
 /// Sealing context: binds the holders to the entry's unit and recording application.
-fn context(table: &str, unit_code: &str, business_no: &str) -> String {
+pub fn context(table: &str, unit_code: &str, business_no: &str) -> String {
     format!("register:{table}:{unit_code}:{business_no}")
 }
 
