@@ -49,6 +49,13 @@ pub struct Keyring {
     index_key: [u8; 32],
 }
 
+impl std::fmt::Debug for Keyring {
+    /// Key ids only: the keys themselves never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring").field("key_ids", &self.ids()).finish_non_exhaustive()
+    }
+}
+
 /// The id recorded beside each ciphertext: the first 12 hex digits of SM3 of the key's hex.
 pub fn data_key_id(key: &Sm4Key) -> String {
     sm3_hex(&key.to_hex().into_bytes())[..12].to_owned()
