@@ -156,6 +156,26 @@ pub struct ActionRequest {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// The 6-digit code of the account's authenticator app, for an account with a second factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<String>,
+}
+
+/// `POST /api/v1/staff/totp`: a new second-factor secret to put into an authenticator app. It is
+/// active only after `POST /api/v1/staff/totp/confirm` with a code from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// Base32 (RFC 4648, no padding), for typing in.
+    pub secret: String,
+    /// `otpauth://totp/…` for scanning.
+    pub otpauth_uri: String,
+}
+
+/// A code from the authenticator app (confirming or turning off the second factor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    pub code: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

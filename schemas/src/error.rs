@@ -59,6 +59,8 @@ error_codes! {
     NotFound = 404, "未找到";
     Unauthorized = 401, "未登录或登录已失效";
     BadCredentials = 401, "用户名或密码错误";
+    SecondFactorRequired = 401, "该账户已启用动态口令，请同时填写6位动态口令";
+    SecondFactorInvalid = 401, "动态口令错误或已使用";
     AccountLocked = 403, "连续登录失败次数过多，账户已暂时锁定，请15分钟后再试";
     Forbidden = 403, "无权执行此操作";
     InvalidTransition = 409, "当前环节不允许此操作";

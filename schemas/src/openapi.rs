@@ -36,6 +36,9 @@ use crate::registration::*;
         certificate_signature,
         certificate_issuer_key,
         certificate_verify_package,
+        staff_totp_begin,
+        staff_totp_confirm,
+        staff_totp_disable,
         transparency_head,
         transparency_consistency,
         transparency_children,
@@ -72,6 +75,8 @@ use crate::registration::*;
         ActionRequest,
         LoginRequest,
         LoginAnswer,
+        TotpEnrolment,
+        TotpCode,
         PartyView,
         ApplicationView,
         ProgressView,
@@ -197,6 +202,18 @@ fn certificate_package() {}
               (status = 404, body = ErrorBody, description = "signature valid, but this node has no record of the certificate"),
               (status = 422, body = ErrorBody, description = "package_invalid: changed content, wrong or unknown key")))]
 fn certificate_verify_package() {}
+
+#[utoipa::path(post, path = "/api/v1/staff/totp", security(("bearer" = [])),
+    responses((status = 200, body = TotpEnrolment, description = "a new second-factor secret, active once confirmed"), (status = 401, body = ErrorBody)))]
+fn staff_totp_begin() {}
+
+#[utoipa::path(post, path = "/api/v1/staff/totp/confirm", security(("bearer" = [])), request_body = TotpCode,
+    responses((status = 200, description = "the second factor is on"), (status = 400, body = ErrorBody, description = "wrong or used code")))]
+fn staff_totp_confirm() {}
+
+#[utoipa::path(delete, path = "/api/v1/staff/totp", security(("bearer" = [])), request_body = TotpCode,
+    responses((status = 200, description = "the second factor is off"), (status = 400, body = ErrorBody, description = "wrong or used code")))]
+fn staff_totp_disable() {}
 
 #[utoipa::path(get, path = "/api/v1/transparency/head",
     responses((status = 200, body = SignedTreeHeadView, description = "the node's current signed tree head")))]

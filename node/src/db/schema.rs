@@ -129,6 +129,9 @@ diesel::table! {
         role -> Text,
         failed_logins -> BigInt,
         locked_until -> Nullable<Timestamp>,
+        totp_secret -> Nullable<Text>,
+        totp_pending -> Nullable<Text>,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 

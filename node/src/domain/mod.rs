@@ -10,4 +10,5 @@ pub mod parties;
 pub mod register;
 pub mod rules;
 pub mod share;
+pub mod totp;
 pub mod workflow;

@@ -34,9 +34,13 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     if login.username.len() > 64 || login.password.len() > 256 {
         return Err(ApiError::new(ErrorCode::BadCredentials));
     }
-    let db = state.db.clone();
+    if login.totp.as_ref().is_some_and(|c| c.len() > 16) {
+        return Err(ApiError::new(ErrorCode::SecondFactorInvalid));
+    }
+    let (db, sealer) = (state.db.clone(), state.sealer.clone());
     let outcome = blocking(move || {
-        let checked = store::staff::check_password(&db, &login.username, &login.password)?;
+        let checked =
+            store::staff::check_password(&db, &sealer, &login.username, &login.password, login.totp.as_deref())?;
         match checked {
             Login::Ok(id, division, role) => {
                 let (token, expires_at) =
@@ -45,6 +49,8 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             }
             Login::BadCredentials => Ok(Err(ErrorCode::BadCredentials)),
             Login::Locked => Ok(Err(ErrorCode::AccountLocked)),
+            Login::SecondFactorRequired => Ok(Err(ErrorCode::SecondFactorRequired)),
+            Login::BadSecondFactor => Ok(Err(ErrorCode::SecondFactorInvalid)),
         }
     })
     .await?;
@@ -65,6 +71,75 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             Err(ApiError::new(code))
         }
     }
+}
+
+/// `POST /api/v1/staff/totp`: start enrolling a second factor for the signed-in staff member.
+pub async fn totp_begin(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let (db, sealer, id) = (state.db.clone(), state.sealer.clone(), staff.staff_id);
+    let (username, secret) =
+        blocking(move || Ok(db.write(|c| store::staff::totp_begin(c, &sealer, id).map_err(crate::db::DbError::from))?))
+            .await?;
+    let entry = audit::Entry::new(
+        staff.office.as_str(),
+        &staff.actor(),
+        audit::Kind::Security,
+        "totp_enrol",
+        &request_id(&req),
+    );
+    audit_event(&state, entry).await;
+    Ok(HttpResponse::Ok().json(schemas::api::TotpEnrolment {
+        secret: crate::domain::totp::secret_base32(&secret),
+        otpauth_uri: crate::domain::totp::otpauth_uri(&username, &secret),
+    }))
+}
+
+/// `POST /api/v1/staff/totp/confirm` (a code from the new secret: the second factor is on) and
+/// `DELETE /api/v1/staff/totp` (a code from the active secret: it is off).
+async fn totp_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    slot: store::staff::TotpSlot,
+) -> Result<HttpResponse, ApiError> {
+    let staff = require_staff(&req, &state).await?;
+    let code: schemas::api::TotpCode = parse_json(&body)?;
+    let (db, sealer, id) = (state.db.clone(), state.sealer.clone(), staff.staff_id);
+    let passed = blocking(move || {
+        Ok(db.write(|c| {
+            store::staff::totp_finish(c, &sealer, id, slot, code.code.get(..16).unwrap_or(&code.code))
+                .map_err(crate::db::DbError::from)
+        })?)
+    })
+    .await?;
+    let action = match slot {
+        store::staff::TotpSlot::Pending => "totp_enable",
+        store::staff::TotpSlot::Active => "totp_disable",
+    };
+    let entry =
+        audit::Entry::new(staff.office.as_str(), &staff.actor(), audit::Kind::Security, action, &request_id(&req));
+    if !passed {
+        audit_event(&state, entry.refused(&ErrorCode::SecondFactorInvalid.as_str())).await;
+        return Err(ApiError::with_message(ErrorCode::InvalidField, "动态口令错误或已使用（或没有待确认的动态口令）"));
+    }
+    audit_event(&state, entry).await;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"second_factor": slot == store::staff::TotpSlot::Pending})))
+}
+
+pub async fn totp_confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    totp_finish(req, state, body, store::staff::TotpSlot::Pending).await
+}
+
+pub async fn totp_disable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    totp_finish(req, state, body, store::staff::TotpSlot::Active).await
 }
 
 /// The session named by `Authorization: Bearer …`, if any and live.

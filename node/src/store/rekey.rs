@@ -6,7 +6,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{applications, certificates, events, outbox, register_restrictions, register_rights};
+use crate::db::schema::{applications, certificates, events, outbox, register_restrictions, register_rights, staff};
 use crate::db::{AnyConnection, Db, DbError};
 use crate::personal::Sealer;
 
@@ -228,6 +228,68 @@ fn restrictions() -> Column<i64> {
     }
 }
 
+fn totp_secrets() -> Column<i64> {
+    Column {
+        name: "staff.totp_secret",
+        load: |c, after, limit| {
+            use staff::dsl as t;
+            let rows: Vec<(i64, String)> = t::staff
+                .filter(t::id.gt(after))
+                .filter(t::totp_secret.is_not_null())
+                .order(t::id.asc())
+                .limit(limit)
+                .select((t::id, t::totp_secret.assume_not_null()))
+                .load(c)?;
+            Ok(rows.into_iter().map(|(id, v)| (id, v, super::staff::totp_context(id))).collect())
+        },
+        swap: |c, key, old, new| {
+            use staff::dsl as t;
+            diesel::update(t::staff.filter(t::id.eq(key)).filter(t::totp_secret.eq(old)))
+                .set(t::totp_secret.eq(new))
+                .execute(c)
+        },
+        stale: |c, id| {
+            use staff::dsl as t;
+            t::staff
+                .filter(t::totp_secret.is_not_null())
+                .filter(t::totp_secret.not_like(not_current(id)))
+                .count()
+                .get_result(c)
+        },
+    }
+}
+
+fn totp_pending() -> Column<i64> {
+    Column {
+        name: "staff.totp_pending",
+        load: |c, after, limit| {
+            use staff::dsl as t;
+            let rows: Vec<(i64, String)> = t::staff
+                .filter(t::id.gt(after))
+                .filter(t::totp_pending.is_not_null())
+                .order(t::id.asc())
+                .limit(limit)
+                .select((t::id, t::totp_pending.assume_not_null()))
+                .load(c)?;
+            Ok(rows.into_iter().map(|(id, v)| (id, v, super::staff::totp_context(id))).collect())
+        },
+        swap: |c, key, old, new| {
+            use staff::dsl as t;
+            diesel::update(t::staff.filter(t::id.eq(key)).filter(t::totp_pending.eq(old)))
+                .set(t::totp_pending.eq(new))
+                .execute(c)
+        },
+        stale: |c, id| {
+            use staff::dsl as t;
+            t::staff
+                .filter(t::totp_pending.is_not_null())
+                .filter(t::totp_pending.not_like(not_current(id)))
+                .count()
+                .get_result(c)
+        },
+    }
+}
+
 /// Values per sealed column not yet under the sealer's current key.
 pub fn stale_counts(db: &Db, sealer: &Sealer) -> Result<Vec<(&'static str, i64)>, String> {
     let id = sealer.key_id();
@@ -243,6 +305,8 @@ pub fn stale_counts(db: &Db, sealer: &Sealer) -> Result<Vec<(&'static str, i64)>
         count(outbox().name, outbox().stale, c)?,
         count(rights().name, rights().stale, c)?,
         count(restrictions().name, restrictions().stale, c)?,
+        count(totp_secrets().name, totp_secrets().stale, c)?,
+        count(totp_pending().name, totp_pending().stale, c)?,
     ])
 }
 
@@ -261,6 +325,8 @@ pub fn rekey_all(db: &Db, sealer: &Sealer, max_passes: usize) -> Result<Vec<(&'s
         add(outbox().name, pass(db, sealer, &outbox())?);
         add(rights().name, pass(db, sealer, &rights())?);
         add(restrictions().name, pass(db, sealer, &restrictions())?);
+        add(totp_secrets().name, pass(db, sealer, &totp_secrets())?);
+        add(totp_pending().name, pass(db, sealer, &totp_pending())?);
         if stale_counts(db, sealer)?.iter().all(|(_, n)| *n == 0) {
             return Ok(totals);
         }

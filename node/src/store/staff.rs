@@ -79,21 +79,48 @@ pub enum Login {
     Ok(i64, String, String),
     BadCredentials,
     Locked,
+    /// Password right, but the account has a second factor and no code was given.
+    SecondFactorRequired,
+    /// Password right, code wrong or already used (counts as a failed login).
+    BadSecondFactor,
+}
+
+/// Associated data of a sealed TOTP secret.
+pub fn totp_context(staff_id: i64) -> String {
+    format!("staff:totp:{staff_id}")
 }
 
 /// Check a password: read the account, run argon2 without holding any write lock, then record
 /// the outcome in a short write (failures count; [`MAX_FAILED_LOGINS`] lock the account).
 /// An unknown user and a wrong password cost the same and look the same.
-pub fn check_password(db: &crate::db::Db, username: &str, password: &str) -> Result<Login, crate::db::DbError> {
-    let row: Option<(i64, String, String, String, Option<chrono::NaiveDateTime>)> = {
+///
+/// An account with a second factor also needs `totp`, a current code not used before; a wrong
+/// code counts as a failed login like a wrong password.
+pub fn check_password(
+    db: &crate::db::Db,
+    sealer: &crate::personal::Sealer,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> Result<Login, crate::db::DbError> {
+    type Row = (i64, String, String, String, Option<chrono::NaiveDateTime>, Option<String>, Option<i64>);
+    let row: Option<Row> = {
         let mut conn = db.conn()?;
         staff::table
             .filter(staff::username.eq(username))
-            .select((staff::id, staff::division, staff::password_hash, staff::role, staff::locked_until))
+            .select((
+                staff::id,
+                staff::division,
+                staff::password_hash,
+                staff::role,
+                staff::locked_until,
+                staff::totp_secret,
+                staff::totp_last_step,
+            ))
             .first(&mut conn)
             .optional()?
     };
-    let Some((id, division, hash, role, locked_until)) = row else {
+    let Some((id, division, hash, role, locked_until, totp_secret, last_step)) = row else {
         if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
             let _ = Argon2::default().hash_password(password.as_bytes(), &salt);
         }
@@ -101,17 +128,44 @@ pub fn check_password(db: &crate::db::Db, username: &str, password: &str) -> Res
     };
     let good =
         PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+    // The second factor, for an account that has one: None = not needed, Some(step) = passed.
+    let second: Result<Option<i64>, Login> = match (&totp_secret, good) {
+        (Some(sealed), true) => {
+            let secret: crate::personal::Personal<Vec<u8>> =
+                sealer.open(sealed, &totp_context(id)).map_err(|e| crate::db::DbError::Pool(e.to_string()))?;
+            match totp {
+                None => Err(Login::SecondFactorRequired),
+                Some(code) => crate::domain::totp::matching_step(
+                    secret.expose(),
+                    code,
+                    u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default(),
+                    last_step,
+                )
+                .map(Some)
+                .ok_or(Login::BadSecondFactor),
+            }
+        }
+        _ => Ok(None),
+    };
     db.write(|conn| {
         let now = super::now();
         if locked_until.is_some_and(|t| t > now) {
             return Ok(Login::Locked);
         }
-        if good {
+        if good && second == Err(Login::SecondFactorRequired) {
+            return Ok(Login::SecondFactorRequired);
+        }
+        if let (true, Ok(step)) = (good, &second) {
             diesel::update(staff::table.filter(staff::id.eq(id)))
-                .set((staff::failed_logins.eq(0i64), staff::locked_until.eq(None::<chrono::NaiveDateTime>)))
+                .set((
+                    staff::failed_logins.eq(0i64),
+                    staff::locked_until.eq(None::<chrono::NaiveDateTime>),
+                    staff::totp_last_step.eq(step.or(last_step)),
+                ))
                 .execute(conn)?;
             return Ok(Login::Ok(id, division, role));
         }
+        let failure = if good { Login::BadSecondFactor } else { Login::BadCredentials };
         let failed: i64 = staff::table.filter(staff::id.eq(id)).select(staff::failed_logins).first(conn)?;
         if failed + 1 >= MAX_FAILED_LOGINS {
             diesel::update(staff::table.filter(staff::id.eq(id)))
@@ -123,8 +177,73 @@ pub fn check_password(db: &crate::db::Db, username: &str, password: &str) -> Res
             return Ok(Login::Locked);
         }
         diesel::update(staff::table.filter(staff::id.eq(id))).set(staff::failed_logins.eq(failed + 1)).execute(conn)?;
-        Ok(Login::BadCredentials)
+        Ok(failure)
     })
+}
+
+/// Start enrolling a second factor: a fresh secret kept as pending until a code from it is shown.
+pub fn totp_begin(
+    conn: &mut AnyConnection,
+    sealer: &crate::personal::Sealer,
+    staff_id: i64,
+) -> QueryResult<(String, Vec<u8>)> {
+    let secret = crate::domain::totp::new_secret();
+    let sealed = sealer.seal(&crate::personal::Personal::new(secret.clone()), &totp_context(staff_id));
+    diesel::update(staff::table.filter(staff::id.eq(staff_id)))
+        .set(staff::totp_pending.eq(Some(sealed)))
+        .execute(conn)?;
+    let username = staff::table.filter(staff::id.eq(staff_id)).select(staff::username).first(conn)?;
+    Ok((username, secret))
+}
+
+/// Which secret a second-factor operation checks a code against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpSlot {
+    /// The pending secret (confirming an enrolment).
+    Pending,
+    /// The active secret (turning the second factor off).
+    Active,
+}
+
+/// Check a code against the pending or active secret; on success confirm the enrolment (the
+/// pending secret becomes active) or turn the second factor off. Returns whether the code passed.
+pub fn totp_finish(
+    conn: &mut AnyConnection,
+    sealer: &crate::personal::Sealer,
+    staff_id: i64,
+    slot: TotpSlot,
+    code: &str,
+) -> QueryResult<bool> {
+    let (active, pending, last): (Option<String>, Option<String>, Option<i64>) = staff::table
+        .filter(staff::id.eq(staff_id))
+        .select((staff::totp_secret, staff::totp_pending, staff::totp_last_step))
+        .first(conn)?;
+    let sealed = match slot {
+        TotpSlot::Pending => pending,
+        TotpSlot::Active => active,
+    };
+    let Some(sealed) = sealed else { return Ok(false) };
+    let Ok(secret) = sealer.open::<Vec<u8>>(&sealed, &totp_context(staff_id)) else { return Ok(false) };
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
+    let Some(step) = crate::domain::totp::matching_step(secret.expose(), code, now, last) else { return Ok(false) };
+    let target = staff::table.filter(staff::id.eq(staff_id));
+    match slot {
+        TotpSlot::Pending => diesel::update(target)
+            .set((
+                staff::totp_secret.eq(Some(sealed)),
+                staff::totp_pending.eq(None::<String>),
+                staff::totp_last_step.eq(Some(step)),
+            ))
+            .execute(conn)?,
+        TotpSlot::Active => diesel::update(target)
+            .set((
+                staff::totp_secret.eq(None::<String>),
+                staff::totp_pending.eq(None::<String>),
+                staff::totp_last_step.eq(Some(step)),
+            ))
+            .execute(conn)?,
+    };
+    Ok(true)
 }
 
 /// Open a session; returns the bearer token and its expiry.
