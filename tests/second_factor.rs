@@ -81,6 +81,17 @@ async fn a_login_needs_a_fresh_code_once_the_second_factor_is_on() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(login(&fed, "xuanwu-auditor", PASSWORD, None).await.0, 200);
 
+    // Two logins racing with one code: exactly one gets a session.
+    let (secret, _) = enrol(&fed, "xuanwu-admin").await;
+    let code = code_at(&secret, step_now() + 1).unwrap();
+    let (first, second) = tokio::join!(
+        login(&fed, "xuanwu-admin", PASSWORD, Some(&code)),
+        login(&fed, "xuanwu-admin", PASSWORD, Some(&code))
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401], "{first:?} {second:?}");
+
     // Every step is a security record; the secret is sealed at rest.
     let auditor = fed.login(XUANWU, "xuanwu-auditor").await;
     let (_, trail) = fed.get_as(XUANWU, &auditor, "/api/v1/audit?kind=security").await;

@@ -155,13 +155,17 @@ pub fn check_password(
         if good && second == Err(Login::SecondFactorRequired) {
             return Ok(Login::SecondFactorRequired);
         }
-        if let (true, Ok(step)) = (good, &second) {
+        // A code is spent by moving the last step forward, on the condition that nobody moved it
+        // to this step or beyond since it was read: of two concurrent logins with one code, one
+        // wins.
+        let spent = match (good, &second) {
+            (true, Ok(Some(step))) => spend_step(conn, id, *step)?,
+            (true, Ok(None)) => true,
+            _ => false,
+        };
+        if spent {
             diesel::update(staff::table.filter(staff::id.eq(id)))
-                .set((
-                    staff::failed_logins.eq(0i64),
-                    staff::locked_until.eq(None::<chrono::NaiveDateTime>),
-                    staff::totp_last_step.eq(step.or(last_step)),
-                ))
+                .set((staff::failed_logins.eq(0i64), staff::locked_until.eq(None::<chrono::NaiveDateTime>)))
                 .execute(conn)?;
             return Ok(Login::Ok(id, division, role));
         }
@@ -226,24 +230,33 @@ pub fn totp_finish(
     let Ok(secret) = sealer.open::<Vec<u8>>(&sealed, &totp_context(staff_id)) else { return Ok(false) };
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
     let Some(step) = crate::domain::totp::matching_step(secret.expose(), code, now, last) else { return Ok(false) };
+    if !spend_step(conn, staff_id, step)? {
+        return Ok(false);
+    }
     let target = staff::table.filter(staff::id.eq(staff_id));
     match slot {
         TotpSlot::Pending => diesel::update(target)
-            .set((
-                staff::totp_secret.eq(Some(sealed)),
-                staff::totp_pending.eq(None::<String>),
-                staff::totp_last_step.eq(Some(step)),
-            ))
+            .set((staff::totp_secret.eq(Some(sealed)), staff::totp_pending.eq(None::<String>)))
             .execute(conn)?,
         TotpSlot::Active => diesel::update(target)
-            .set((
-                staff::totp_secret.eq(None::<String>),
-                staff::totp_pending.eq(None::<String>),
-                staff::totp_last_step.eq(Some(step)),
-            ))
+            .set((staff::totp_secret.eq(None::<String>), staff::totp_pending.eq(None::<String>)))
             .execute(conn)?,
     };
     Ok(true)
+}
+
+/// Record `step` as the last accepted one, if no code of this step or a later one was accepted
+/// meanwhile (a conditional update, so it holds between concurrent transactions on PostgreSQL
+/// too). Returns whether the code was spent here.
+fn spend_step(conn: &mut AnyConnection, staff_id: i64, step: i64) -> QueryResult<bool> {
+    let updated = diesel::update(
+        staff::table
+            .filter(staff::id.eq(staff_id))
+            .filter(staff::totp_last_step.is_null().or(staff::totp_last_step.lt(step))),
+    )
+    .set(staff::totp_last_step.eq(Some(step)))
+    .execute(conn)?;
+    Ok(updated == 1)
 }
 
 /// Open a session; returns the bearer token and its expiry.
