@@ -55,6 +55,17 @@ fn generate() -> Vec<(String, Vec<u8>, BodySignature, &'static str)> {
         issuer_name: "南京市玄武区不动产登记中心".into(),
         issuer_division: origin.clone(),
         issued_on: at(0).date_naive(),
+        holder_id_type: "身份证".into(),
+        right_type: "国有建设用地使用权/房屋所有权".into(),
+        nature: Some("出让".into()),
+        purpose: Some("住宅".into()),
+        area: Some("89.50平方米".into()),
+        term: Some("2006年01月01日起2076年12月31日止".into()),
+        other: vec![],
+        notes: vec![format!("业务号：{bn}")],
+        matter: None,
+        obligors: vec![],
+        valid_until: None,
     };
     let content_text = serde_json::to_string(&content).unwrap();
     let events = vec![

@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod demo;
+pub mod documents;
 pub mod domain;
 pub mod http;
 pub mod keys;

@@ -273,6 +273,40 @@ pub struct CertificateContent {
     pub issuer_division: DivisionCode,
     /// 颁发日期
     pub issued_on: NaiveDate,
+    /// 持证主体代码类型 of the first 权利人 (身份证, 统一社会信用代码, …). The 持证主体代码 itself (an ID
+    /// number) is personal data and is not in the signed content; the register holds it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub holder_id_type: String,
+    /// 权利类型 (QLLX name).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub right_type: String,
+    /// 权利性质 (QLXZ name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nature: Option<String>,
+    /// 用途
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// 面积, with its unit (89.50平方米).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+    /// 使用期限 (2006年01月01日起2076年12月31日止).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<String>,
+    /// 权利其他状况, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other: Vec<String>,
+    /// 附记
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// 证明权利或事项 (不动产登记证明 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matter: Option<String>,
+    /// 义务人 (不动产登记证明 only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub obligors: Vec<String>,
+    /// 有效期限 end, where the entry lapses by law (异议, 预告); absent: 长期.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -2,7 +2,7 @@
 //! (`RegistrationDetails`), what a staff query shows of a unit's page (`UnitRegisterView`), and
 //! the review rules an office runs (`RuleView`, `RuleConfig`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -50,6 +50,15 @@ pub struct RegistrationDetails {
     /// 用途 (e.g. 住宅, 商业).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    /// 权利性质 QLXZ code (STANDARDS.md §3.6), e.g. 102 出让, 101 划拨, 201 家庭承包.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nature: Option<u16>,
+    /// 使用期限: first day (起).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_from: Option<NaiveDate>,
+    /// 使用期限: last day (止); after `term_from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_to: Option<NaiveDate>,
     /// For 抵押权登记: 设立 (default), 变更, 转移 or 注销.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mortgage_action: Option<MortgageAction>,
@@ -138,6 +147,12 @@ pub struct RightView {
     pub area: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    /// 权利性质 QLXZ code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nature: Option<u16>,
+    /// 使用期限 as written on the certificate (2006年01月01日起2076年12月31日止).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<String>,
     /// The application that recorded it (业务号).
     pub business_no: BusinessNo,
     /// The application that ended it, for history entries.

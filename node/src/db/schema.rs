@@ -227,6 +227,8 @@ diesel::table! {
         certificate_id -> Nullable<Text>,
         recorded_at -> Timestamp,
         ended_at -> Nullable<Timestamp>,
+        nature -> Nullable<Integer>,
+        term -> Nullable<Text>,
     }
 }
 

@@ -26,6 +26,10 @@ pub struct RecordedRight {
     pub location: String,
     pub area: Option<String>,
     pub purpose: Option<String>,
+    /// 权利性质 QLXZ code.
+    pub nature: Option<u16>,
+    /// 使用期限 (土地使用起止时间).
+    pub term: Option<crate::domain::codes::Term>,
     pub current: bool,
     pub certificate_number: Option<String>,
     pub recorded_at: DateTime<Utc>,
@@ -164,6 +168,9 @@ pub fn tables(b: &Business<'_>) -> Vec<Table> {
                 ("FDZL", r.location.clone()),
                 ("GHYT", r.purpose.clone().unwrap_or_default()),
                 ("JZMJ", r.area.clone().unwrap_or_default()),
+                ("QLXZ", r.nature.map(|n| n.to_string()).unwrap_or_default()),
+                ("TDSYQSSJ", r.term.map(|t| t.from.to_string()).unwrap_or_default()),
+                ("TDSYJSSJ", r.term.map(|t| t.to.to_string()).unwrap_or_default()),
                 ("BDCQZH", r.certificate_number.clone().unwrap_or_default()),
                 ("QXDM", b.office.to_owned()),
                 ("DJJG", b.office_name.to_owned()),

@@ -1,7 +1,9 @@
 //! Registration rules as plain functions: values in, `Result` out, no database.
 
 pub mod calendar;
+pub mod certificate_fields;
 pub mod certificate_package;
+pub mod codes;
 pub mod huijiao;
 pub mod log_watch;
 pub mod materials;

@@ -14,6 +14,7 @@ use schemas::register::{MortgageAction, RegistrationDetails, RestrictionKind};
 use schemas::registration::{PartyRole, RegistrationKind};
 use serde::{Deserialize, Serialize};
 
+use super::codes::{Term, nature_name, right_type_name};
 use super::parties::Party;
 use super::share::{Share, ShareError, check_sum};
 
@@ -23,8 +24,6 @@ pub const OBJECTION_DAYS: i64 = 15;
 pub const ADVANCE_NOTICE_DAYS: i64 = 90;
 /// QLLX 4: 国有建设用地使用权/房屋（构筑物）所有权.
 pub const DEFAULT_RIGHT_TYPE: u16 = 4;
-/// QLLX codes defined in the dictionary (STANDARDS.md §3.6).
-const RIGHT_TYPES: &[u16] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 99];
 
 /// A holder as the register records it (权利人, 抵押权人, 异议人, 预告权利人). Stored sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +56,10 @@ pub struct CurrentRight {
     pub location: String,
     pub area: Option<String>,
     pub purpose: Option<String>,
+    /// 权利性质 QLXZ code.
+    pub nature: Option<u16>,
+    /// 使用期限.
+    pub term: Option<Term>,
     pub business_no: String,
     pub certificate_id: Option<String>,
 }
@@ -103,6 +106,11 @@ pub struct Request<'a> {
     pub at: DateTime<Utc>,
 }
 
+/// The 使用期限 an application states (checked at submission to be a valid range).
+fn details_term(d: &RegistrationDetails) -> Option<Term> {
+    d.term_from.zip(d.term_to).and_then(|(from, to)| Term::new(from, to))
+}
+
 impl Request<'_> {
     pub fn mortgage_action(&self) -> MortgageAction {
         self.details.mortgage_action.unwrap_or_default()
@@ -146,6 +154,8 @@ pub struct NewRight {
     pub location: String,
     pub area: Option<String>,
     pub purpose: Option<String>,
+    pub nature: Option<u16>,
+    pub term: Option<Term>,
 }
 
 /// A restriction to record.
@@ -252,9 +262,20 @@ pub fn parse_area(text: &str) -> Result<String, RegisterError> {
 pub fn check_details(kind: RegistrationKind, d: &RegistrationDetails) -> Result<RegistrationDetails, RegisterError> {
     let mut d = d.clone();
     if let Some(t) = d.right_type
-        && !RIGHT_TYPES.contains(&t)
+        && right_type_name(t).is_none()
     {
         return Err(detail(format!("权利类型代码 {t} 不在《不动产登记数据库标准》字典中")));
+    }
+    if let Some(n) = d.nature
+        && nature_name(n).is_none()
+    {
+        return Err(detail(format!("权利性质代码 {n} 不在《不动产登记数据库标准》字典中")));
+    }
+    match (d.term_from, d.term_to) {
+        (None, None) => {}
+        (Some(from), Some(to)) if Term::new(from, to).is_some() => {}
+        (Some(_), Some(_)) => return Err(detail("使用期限的终止日期应晚于起始日期")),
+        _ => return Err(detail("使用期限须同时填写起始日期和终止日期")),
     }
     d.area = d.area.as_deref().map(parse_area).transpose()?;
     d.amount = d.amount.as_deref().map(parse_amount).transpose()?;
@@ -360,6 +381,8 @@ pub fn plan(page: &UnitPage, req: &Request<'_>) -> Result<Plan, RegisterError> {
                 location: location(None),
                 area: d.area.clone(),
                 purpose: d.purpose.clone(),
+                nature: d.nature,
+                term: details_term(d),
             });
         }
         K::Transfer | K::Change | K::Correction => {
@@ -379,6 +402,8 @@ pub fn plan(page: &UnitPage, req: &Request<'_>) -> Result<Plan, RegisterError> {
                 location: location(Some(cur)),
                 area: d.area.clone().or_else(|| cur.area.clone()),
                 purpose: d.purpose.clone().or_else(|| cur.purpose.clone()),
+                nature: d.nature.or(cur.nature),
+                term: details_term(d).or(cur.term),
             });
             let (retire, why) = match req.kind {
                 K::Transfer => (Retire::Void, "转移登记"),
@@ -548,6 +573,8 @@ mod tests {
             location: "北京东路41号".into(),
             area: Some("89.50".into()),
             purpose: Some("住宅".into()),
+            nature: None,
+            term: None,
             business_no: "32010220260301000001".into(),
             certificate_id: Some("cert-1".into()),
         }

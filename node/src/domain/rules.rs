@@ -454,6 +454,8 @@ mod tests {
                 location: String::new(),
                 area: None,
                 purpose: None,
+                nature: None,
+                term: None,
                 business_no: "b1".into(),
                 certificate_id: None,
             }),

@@ -14,8 +14,9 @@ use schemas::registration::{Action, RegistrationKind, Stage};
 
 use crate::db::schema::applications;
 use crate::db::{AnyConnection, DbError, counters};
+use crate::domain::certificate_fields::printed;
 use crate::domain::parties::Party;
-use crate::domain::register::{Request, co_ownership as register_co_ownership, plan as plan_record};
+use crate::domain::register::{Request, plan as plan_record};
 use crate::domain::rules;
 use crate::domain::workflow::transition;
 use crate::personal::{Personal, Sealer, mask_id, mask_name, mask_phone};
@@ -236,7 +237,7 @@ pub fn act(
         serde_json::from_str(&row.details).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut trace: Vec<RuleOutcome> = serde_json::from_str(&row.rule_trace).unwrap_or_default();
     let mut retired = vec![];
-    let mut recorded_holders = None;
+    let mut to_print = None;
     if matches!(request.action, Action::Review | Action::Record | Action::Certify | Action::Issue) {
         let parties: Personal<Vec<Party>> =
             ctx.sealer.open(&row.parties, &row.business_no).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -273,10 +274,10 @@ pub fn act(
                     .retired;
         }
         if request.action == Action::Issue {
-            let holders = register::recorded_entry(conn, ctx.sealer, &row.business_no)?.ok_or_else(|| {
+            let fields = printed(kind, &page, &row.business_no).ok_or_else(|| {
                 refused(ErrorCode::RegisterConflict, "本业务登簿的记载已不是现势（已被后续登记变更），不能再发证")
             })?;
-            recorded_holders = Some(holders);
+            to_print = Some(fields);
         }
     }
     let due_date = if request.action == Action::Accept {
@@ -287,15 +288,7 @@ pub fn act(
     };
     let mut certificate_id = row.certificate_id.clone();
     let mut cert_record = None;
-    if let Some(holders) = recorded_holders {
-        let co_ownership = if kind.issues_property_certificate() {
-            register_co_ownership(&holders).map_err(|e| AppError::Internal(e.to_string()))?.to_owned()
-        } else {
-            match kind {
-                RegistrationKind::Mortgage => "抵押权".to_owned(),
-                other => other.label_zh().to_owned(),
-            }
-        };
+    if let Some(printed) = to_print {
         let record = certificates::issue(
             conn,
             IssueInput {
@@ -307,9 +300,7 @@ pub fn act(
                 business_no: &BusinessNo::parse(&row.business_no).map_err(|e| AppError::Internal(e.to_string()))?,
                 unit_code: &UnitCode::parse(&row.unit_code).map_err(|e| AppError::Internal(e.to_string()))?,
                 kind: RegistrationKind::parse(&row.kind).ok_or_else(|| AppError::Internal("kind".into()))?,
-                holders: holders.iter().map(|p| p.name.clone()).collect(),
-                co_ownership,
-                location: row.location.clone(),
+                printed,
                 at,
             },
         )

@@ -14,6 +14,7 @@ use schemas::registration::RegistrationKind;
 
 use crate::db::schema::certificates;
 use crate::db::{AnyConnection, counters};
+use crate::domain::certificate_fields::Printed;
 use crate::personal::Sealer;
 use crate::with_inner;
 
@@ -143,10 +144,17 @@ pub struct IssueInput<'a> {
     pub business_no: &'a BusinessNo,
     pub unit_code: &'a UnitCode,
     pub kind: RegistrationKind,
-    pub holders: Vec<String>,
-    pub co_ownership: String,
-    pub location: String,
+    /// What the certificate prints, from the register (`domain::certificate_fields`).
+    pub printed: Printed,
     pub at: DateTime<Utc>,
+}
+
+/// 登记类型 as printed: the kind's name, and for a 登记证明 of a mortgage the 抵押 form.
+fn registration_kind_printed(kind: RegistrationKind, matter: Option<&str>) -> String {
+    match (kind, matter) {
+        (RegistrationKind::Mortgage, Some(m)) => format!("{m}登记"),
+        _ => kind.label_zh().to_owned(),
+    }
 }
 
 /// 发证: number the certificate (per office and year, gap-free), build its content, sign it,
@@ -172,20 +180,32 @@ pub fn issue(conn: &mut AnyConnection, input: IssueInput<'_>) -> Result<Certific
     let serial_no = counters::next(conn, input.office.as_str(), "certificate_serial").map_err(|e| e.to_string())?;
     let serial = format!("{year}{serial_no:08}");
     let id = CertificateId::new(type_code, input.office.as_str(), &serial, 1).map_err(|e| e.to_string())?;
+    let p = input.printed;
     let content = CertificateContent {
         title: title.to_owned(),
         type_code: type_code.to_owned(),
         id: id.clone(),
         number: number.to_string(),
         business_no: input.business_no.clone(),
-        holders: input.holders,
-        co_ownership: input.co_ownership,
-        location: input.location,
+        holders: p.holders,
+        co_ownership: p.co_ownership,
+        location: p.location,
         unit_code: input.unit_code.clone(),
-        registration_kind: input.kind.label_zh().to_owned(),
+        registration_kind: registration_kind_printed(input.kind, p.matter.as_deref()),
         issuer_name: input.office_name.to_owned(),
         issuer_division: input.office.clone(),
         issued_on: input.at.date_naive(),
+        holder_id_type: p.holder_id_type,
+        right_type: p.right_type,
+        nature: p.nature,
+        purpose: p.purpose,
+        area: p.area,
+        term: p.term,
+        other: p.other,
+        notes: vec![format!("业务号：{}", input.business_no)],
+        matter: p.matter,
+        obligors: p.obligors,
+        valid_until: p.valid_until,
     };
     let text = serde_json::to_string(&content).map_err(|e| e.to_string())?;
     let record = CertificateRecord {

@@ -13,6 +13,7 @@ use schemas::registration::PartyRole;
 use super::applications::AppError;
 use crate::db::AnyConnection;
 use crate::db::schema::{certificates, register_holders, register_restrictions, register_rights};
+use crate::domain::codes::Term;
 use crate::domain::huijiao::{RecordedRestriction, RecordedRight};
 use crate::domain::register::{CurrentRestriction, CurrentRight, Holder, Plan, Retire, UnitPage};
 use crate::personal::{Personal, Sealer, mask_id, mask_name};
@@ -37,6 +38,18 @@ struct RightRow {
     certificate_id: Option<String>,
     recorded_at: chrono::NaiveDateTime,
     ended_at: Option<chrono::NaiveDateTime>,
+    nature: Option<i32>,
+    term: Option<String>,
+}
+
+impl RightRow {
+    fn nature(&self) -> Option<u16> {
+        self.nature.and_then(|n| u16::try_from(n).ok())
+    }
+
+    fn term(&self) -> Option<Term> {
+        self.term.as_deref().and_then(Term::from_stored)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -98,6 +111,8 @@ pub fn load_page(conn: &mut AnyConnection, sealer: &Sealer, unit_code: &str) -> 
                 id: r.id,
                 right_type: u16::try_from(r.right_type).map_err(internal)?,
                 holders: open_holders(sealer, "right", &r.unit_code, &r.business_no, &r.holders)?,
+                nature: r.nature(),
+                term: r.term(),
                 location: r.location,
                 area: r.area,
                 purpose: r.purpose,
@@ -197,6 +212,8 @@ pub fn apply(
                 register_rights::location.eq(&r.location),
                 register_rights::area.eq(&r.area),
                 register_rights::purpose.eq(&r.purpose),
+                register_rights::nature.eq(r.nature.map(i32::from)),
+                register_rights::term.eq(r.term.map(Term::to_stored)),
                 register_rights::status.eq(CURRENT),
                 register_rights::business_no.eq(business_no),
                 register_rights::recorded_at.eq(now),
@@ -250,31 +267,6 @@ pub fn apply(
         retired.push((id.clone(), status, reason.clone()));
     }
     Ok(Applied { retired })
-}
-
-/// Whether the entry `business_no` recorded is still current (a certificate may be issued for
-/// it), and its holders.
-pub fn recorded_entry(
-    conn: &mut AnyConnection,
-    sealer: &Sealer,
-    business_no: &str,
-) -> Result<Option<Vec<Holder>>, AppError> {
-    let right: Option<RightRow> = register_rights::table
-        .filter(register_rights::business_no.eq(business_no))
-        .filter(register_rights::status.eq(CURRENT))
-        .select(RightRow::as_select())
-        .first(conn)
-        .optional()?;
-    if let Some(r) = right {
-        return open_holders(sealer, "right", &r.unit_code, &r.business_no, &r.holders).map(Some);
-    }
-    let restriction: Option<RestrictionRow> = register_restrictions::table
-        .filter(register_restrictions::business_no.eq(business_no))
-        .filter(register_restrictions::status.eq(CURRENT))
-        .select(RestrictionRow::as_select())
-        .first(conn)
-        .optional()?;
-    restriction.map(|r| open_holders(sealer, "restriction", &r.unit_code, &r.business_no, &r.holders)).transpose()
 }
 
 /// Note the certificate issued for the entry `business_no` recorded.
@@ -372,6 +364,8 @@ fn right_view(sealer: &Sealer, r: RightRow) -> Result<RightView, AppError> {
         right_type: u16::try_from(r.right_type).map_err(internal)?,
         shares: holders.iter().filter_map(|h| h.share.clone()).collect(),
         holders: party_views(&holders),
+        nature: r.nature(),
+        term: r.term().map(Term::to_printed),
         co_ownership: r.co_ownership,
         location: r.location,
         area: r.area,
@@ -546,6 +540,8 @@ pub fn recorded_by(conn: &mut AnyConnection, sealer: &Sealer, business_no: &str)
         .optional()?;
     let right = match right {
         Some(r) => Some(RecordedRight {
+            nature: r.nature(),
+            term: r.term(),
             holders: open_holders(sealer, "right", &r.unit_code, &r.business_no, &r.holders)?,
             certificate_number: number(conn, &r.certificate_id)?,
             unit_code: r.unit_code,
