@@ -77,7 +77,8 @@ fn unit(n: usize) -> String {
     format!("320102003001GB00012F{:04}{:04}", 1 + n / 10_000, n % 10_000)
 }
 
-async fn issue(http: &reqwest::Client, base: &str, token: &str, n: usize) -> anyhow::Result<String> {
+/// Submit and take one application to 发证: (business number, certificate id).
+async fn issue(http: &reqwest::Client, base: &str, token: &str, n: usize) -> anyhow::Result<(String, String)> {
     let application = json!({
         "unit_code": unit(n),
         "kind": "first",
@@ -96,7 +97,8 @@ async fn issue(http: &reqwest::Client, base: &str, token: &str, n: usize) -> any
         )
         .await?;
     }
-    last["certificate_id"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no certificate: {last}"))
+    let id = last["certificate_id"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no certificate: {last}"))?;
+    Ok((no, id))
 }
 
 /// Raw SM2 verifications per second on one thread, over a real certificate's signed content.
@@ -176,8 +178,13 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     let token = login["token"].as_str().ok_or_else(|| anyhow!("login: {login}"))?.to_owned();
     let started = Instant::now();
     let mut ids = vec![];
+    let mut first_no = String::new();
     for n in 0..opts.certificates {
-        ids.push(issue(&http, &county.url, &token, n).await?);
+        let (no, id) = issue(&http, &county.url, &token, n).await?;
+        if n == 0 {
+            first_no = no;
+        }
+        ids.push(id);
     }
     eprintln!("  issued {} certificates at 玄武区 in {:.1} s", ids.len(), started.elapsed().as_secs_f64());
     // Wait until every certificate has rolled up to the nation.
@@ -194,8 +201,11 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    // The raw rate, over the signed content of the first certificate as the nation stores it.
-    let package = call(http.get(format!("{}/api/v1/certificates/{}/package", nation.url, ids[0]))).await?;
+    // The raw rate, over the signed content of the first certificate as the nation stores it
+    // (fetched with the certificate's 查验码, which the clerk sees with the progress).
+    let progress = call(http.get(format!("{}/api/v1/progress/{}", county.url, first_no)).bearer_auth(&token)).await?;
+    let code = progress["certificates"][0]["access_code"].as_str().ok_or_else(|| anyhow!("no code: {progress}"))?;
+    let package = call(http.get(format!("{}/api/v1/certificates/{}/package?code={code}", nation.url, ids[0]))).await?;
     let content = package["content"].as_str().ok_or_else(|| anyhow!("package: {package}"))?.to_owned();
     let sig = unb64(package["signature"].as_str().ok_or_else(|| anyhow!("no signature"))?)?;
     let key = PublicKey::from_spki_pem(package["issuer_public_key_pem"].as_str().ok_or_else(|| anyhow!("no key"))?)?;

@@ -23,27 +23,6 @@ async fn post_package(fed: &Federation, node: usize, body: Vec<u8>) -> (u16, Val
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// The page's upload, as a browser sends it.
-async fn upload(fed: &Federation, node: usize, file: &[u8]) -> (u16, String) {
-    let boundary = "----bdc-test-boundary-7d1f";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package.json\"\r\nContent-Type: application/json\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let r = fed
-        .http
-        .post(format!("{}/verify", fed.url(node)))
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.text().await.unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_uploaded_package_is_verified_anywhere_and_a_changed_one_is_named() {
     let fed = Federation::start().await;
@@ -56,7 +35,8 @@ async fn an_uploaded_package_is_verified_anywhere_and_a_changed_one_is_named() {
     })
     .await;
     // The holder downloads the package from the county …
-    let (status, package) = fed.get(XUANWU, &format!("/api/v1/certificates/{cert}/package")).await;
+    let code = fed.access_code(XUANWU, receipt["business_no"].as_str().unwrap()).await;
+    let (status, package) = fed.get(XUANWU, &format!("/api/v1/certificates/{cert}/package?code={code}")).await;
     assert_eq!(status, 200, "{package}");
     let file = serde_json::to_vec(&package).unwrap();
 
@@ -69,7 +49,7 @@ async fn an_uploaded_package_is_verified_anywhere_and_a_changed_one_is_named() {
     assert!(answer["transparency"]["audit_path"].is_array());
 
     // The same on the public page, as an upload.
-    let (status, html) = upload(&fed, NATION, &file).await;
+    let (status, html) = fed.upload_package(NATION, &file).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains(&cert), "{html}");
     assert!(html.contains("签名有效，证照现势有效"), "{html}");
@@ -83,7 +63,7 @@ async fn an_uploaded_package_is_verified_anywhere_and_a_changed_one_is_named() {
     assert_eq!(status, 422, "{answer}");
     assert_eq!(answer["error"], "package_invalid");
     assert!(answer["message"].as_str().unwrap().contains("签名验证失败"), "{answer}");
-    let (status, html) = upload(&fed, NATION, &serde_json::to_vec(&changed).unwrap()).await;
+    let (status, html) = fed.upload_package(NATION, &serde_json::to_vec(&changed).unwrap()).await;
     assert_eq!(status, 422);
     assert!(html.contains("签名验证失败"), "{html}");
 
@@ -109,7 +89,7 @@ async fn an_uploaded_package_is_verified_anywhere_and_a_changed_one_is_named() {
         assert_eq!(status, 400, "{answer}");
         assert_eq!(answer["error"], "invalid_request");
     }
-    let (status, html) = upload(&fed, NATION, b"").await;
+    let (status, html) = fed.upload_package(NATION, b"").await;
     assert_eq!(status, 400, "{html}");
     assert!(html.contains("请选择要核验的证照包文件"), "{html}");
     fed.shutdown().await;

@@ -96,8 +96,12 @@ async fn a_certificate_verifies_with_openssl() {
         (status == 200).then_some(format!("{}/api/v1/certificates/{cert}", fed.url(NATION)))
     })
     .await;
+    // The holder gives the bank the 查验码 (it is on the certificate's QR code).
+    let code = fed.access_code(NATION, &business_no).await;
     for (part, file) in [("signed-data", "data.json"), ("signature.der", "sig.der"), ("issuer-key.pem", "key.pem")] {
-        let bytes = fed.http.get(format!("{base}/{part}")).send().await.unwrap().bytes().await.unwrap();
+        let r = fed.http.get(format!("{base}/{part}?code={code}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{part}");
+        let bytes = r.bytes().await.unwrap();
         std::fs::write(dir.path().join(file), &bytes).unwrap();
     }
     let verify = |data: &str| {

@@ -80,8 +80,15 @@ async fn no_personal_data_at_rest_or_in_logs() {
     .await;
     let (status, _) = fed.progress(NATION, &no, "张三", "110101199003074477").await;
     assert_eq!(status, 200);
-    // The answers do show the holder on the certificate itself (that is what it is for).
+    // The certificate itself shows the holder (that is what it is for), but only to whoever
+    // shows its 查验码: without it, nothing.
     let content = fed.http.get(format!("{}/api/v1/certificates/{cert}/signed-data", fed.url(NATION))).send().await;
+    let content = content.unwrap();
+    assert_eq!(content.status(), 403);
+    assert!(!content.text().await.unwrap().contains("张三"));
+    let code = fed.access_code(NATION, &no).await;
+    let url = format!("{}/api/v1/certificates/{cert}/signed-data?code={code}", fed.url(NATION));
+    let content = fed.http.get(url).send().await;
     assert!(content.unwrap().text().await.unwrap().contains("张三"));
 
     let on_pg = fed.county_on_pg;

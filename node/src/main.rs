@@ -46,7 +46,7 @@ enum Command {
     /// Verify a downloaded certificate package offline: the signature over the content with the
     /// issuer's key, the identifier's check character and that the content names it.
     VerifyCert {
-        /// A package from GET /api/v1/certificates/{id}/package
+        /// A package from GET /api/v1/certificates/{id}/package or …/package.zip
         file: PathBuf,
         /// Trust this issuer key (SPKI PEM) instead of the one inside the package.
         #[arg(long)]
@@ -329,9 +329,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::VerifyCert { file, issuer_key } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let package: schemas::api::CertificatePackage =
-                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("not a certificate package: {e}"))?;
+            let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let package = bdc_node::domain::certificate_package::from_file(&bytes)
+                .map_err(|why| anyhow::anyhow!("not a certificate package: {why}"))?;
             let pem = match issuer_key {
                 Some(p) => std::fs::read_to_string(&p)?,
                 None => package.issuer_public_key_pem.clone(),

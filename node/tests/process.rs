@@ -189,9 +189,11 @@ fn while_the_province_is_down_the_county_works_and_nothing_is_lost() {
     let _ = p.child.wait();
     // The county keeps working.
     let mut issued = String::new();
+    let mut issued_no = String::new();
     for i in 0..4 {
         let no = submit();
         if i == 0 {
+            issued_no = no.clone();
             for a in ["accept", "review", "record", "certify", "issue"] {
                 issued = act(&no, a)["certificate_id"].as_str().unwrap_or_default().to_owned();
             }
@@ -226,9 +228,35 @@ fn while_the_province_is_down_the_county_works_and_nothing_is_lost() {
         .json()
         .unwrap();
     assert_eq!(progress["state"], "accepted", "{progress}");
-    // The certificate package verifies offline with the binary; one changed byte does not.
-    let package =
-        http.get(format!("{}/api/v1/certificates/{issued}/package", url(nation))).send().unwrap().text().unwrap();
+    // The certificate package verifies offline with the binary; one changed byte does not. The
+    // holder has the 查验码 from the progress of the business.
+    let progress: Value = http
+        .get(format!(
+            "{}/api/v1/progress/{issued_no}?name=%E5%BC%A0%E4%B8%89&id_number=110101199003074477",
+            url(nation)
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let code = progress["certificates"][0]["access_code"].as_str().unwrap().to_owned();
+    let zip = http
+        .get(format!("{}/api/v1/certificates/{issued}/package.zip?code={code}", url(nation)))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let zip_file = dir.path().join("certificate.zip");
+    std::fs::write(&zip_file, &zip).unwrap();
+    let ok = Command::new(BIN).arg("verify-cert").arg(&zip_file).output().unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("VALID"), "the zip package verifies too");
+    let package = http
+        .get(format!("{}/api/v1/certificates/{issued}/package?code={code}", url(nation)))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let file = dir.path().join("certificate.json");
     std::fs::write(&file, &package).unwrap();
     let ok = Command::new(BIN).arg("verify-cert").arg(&file).output().unwrap();

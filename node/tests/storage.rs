@@ -162,9 +162,10 @@ fn the_registration_flow_commits_row_event_and_outbox_together() {
         assert_eq!(store::outbox::backlog(&db, "js-province").unwrap(), 4);
 
         let mut conn = db.conn().unwrap();
-        let certs = store::certificates::ids_for_business(&mut conn, &row.business_no).unwrap();
+        let certs = store::certificates::links_for_business(&mut conn, &row.business_no).unwrap();
         assert_eq!(certs.len(), 1);
-        let cert = store::certificates::get(&mut conn, &sealer, &certs[0]).unwrap().unwrap();
+        let cert = store::certificates::get(&mut conn, &sealer, &certs[0].0).unwrap().unwrap();
+        assert_eq!(certs[0].1, bdc_node::domain::certificate_access::access_code(&cert.signature), "its 查验码");
         assert_eq!(
             cert.number,
             "苏(2026)南京市不动产权第0000001号".replace("2026", &Utc::now().format("%Y").to_string())

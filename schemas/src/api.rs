@@ -232,8 +232,19 @@ pub struct ProgressView {
     pub due_date: Option<NaiveDate>,
     pub steps: Vec<ProgressStep>,
     pub certificate_ids: Vec<CertificateId>,
+    /// The same certificates with their 查验码, which unlocks the content and the documents
+    /// (PDF, OFD, package) for whoever the applicant gives it to.
+    #[serde(default)]
+    pub certificates: Vec<CertificateLink>,
     /// The node answering.
     pub answered_by: NodeId,
+}
+
+/// A certificate and its 查验码 (access code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CertificateLink {
+    pub id: CertificateId,
+    pub access_code: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -43,6 +43,9 @@ use crate::registration::*;
         transparency_consistency,
         transparency_children,
         certificate_package,
+        certificate_package_zip,
+        certificate_pdf,
+        certificate_ofd,
         audit_query,
         register_unit,
         register_holdings,
@@ -80,6 +83,7 @@ use crate::registration::*;
         PartyView,
         ApplicationView,
         ProgressView,
+        CertificateLink,
         ProgressStep,
         CertificateContent,
         CertificateStatus,
@@ -180,21 +184,36 @@ fn get_progress() {}
     responses((status = 200, body = CertificateVerification), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 fn verify_certificate() {}
 
-#[utoipa::path(get, path = "/api/v1/certificates/{id}/signed-data", params(("id" = String, Path,)),
-    responses((status = 200, content_type = "application/json", description = "the exact signed bytes")))]
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/signed-data", params(("id" = String, Path,), ("code" = String, Query, description = "查验码 (access code): given with the progress of the business and on the certificate's QR code")),
+    responses((status = 200, content_type = "application/json", description = "the exact signed bytes"), (status = 403, body = ErrorBody, description = "access_code_invalid")))]
 fn certificate_signed_data() {}
 
-#[utoipa::path(get, path = "/api/v1/certificates/{id}/signature.der", params(("id" = String, Path,)),
-    responses((status = 200, content_type = "application/octet-stream", description = "DER SM2 signature")))]
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/signature.der", params(("id" = String, Path,), ("code" = String, Query, description = "查验码 (access code): given with the progress of the business and on the certificate's QR code")),
+    responses((status = 200, content_type = "application/octet-stream", description = "DER SM2 signature"), (status = 403, body = ErrorBody, description = "access_code_invalid")))]
 fn certificate_signature() {}
 
 #[utoipa::path(get, path = "/api/v1/certificates/{id}/issuer-key.pem", params(("id" = String, Path,)),
     responses((status = 200, content_type = "application/x-pem-file", description = "issuer SPKI PEM")))]
 fn certificate_issuer_key() {}
 
-#[utoipa::path(get, path = "/api/v1/certificates/{id}/package", params(("id" = String, Path,)),
-    responses((status = 200, body = CertificatePackage, description = "download for offline verification")))]
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/package", params(("id" = String, Path,), ("code" = String, Query, description = "查验码 (access code): given with the progress of the business and on the certificate's QR code")),
+    responses((status = 200, body = CertificatePackage, description = "download for offline verification"), (status = 403, body = ErrorBody, description = "access_code_invalid")))]
 fn certificate_package() {}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/package.zip", params(("id" = String, Path,), ("code" = String, Query, description = "查验码 (access code): given with the progress of the business and on the certificate's QR code")),
+    responses((status = 200, content_type = "application/zip", description = "certificate.pdf, certificate.ofd, certificate.json (the signed package), signed-data.json, signature.der, issuer-key.pem, README.txt"),
+              (status = 403, body = ErrorBody, description = "access_code_invalid")))]
+fn certificate_package_zip() {}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/certificate.pdf", params(("id" = String, Path,), ("code" = String, Query, description = "查验码 (access code): given with the progress of the business and on the certificate's QR code")),
+    responses((status = 200, content_type = "application/pdf", description = "the certificate, one A4 page with a QR code to the verification page"),
+              (status = 403, body = ErrorBody, description = "access_code_invalid")))]
+fn certificate_pdf() {}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/certificate.ofd", params(("id" = String, Path,), ("code" = String, Query, description = "查验码 (access code): given with the progress of the business and on the certificate's QR code")),
+    responses((status = 200, content_type = "application/ofd", description = "the certificate as OFD (GB/T 33190)"),
+              (status = 403, body = ErrorBody, description = "access_code_invalid")))]
+fn certificate_ofd() {}
 
 #[utoipa::path(post, path = "/api/v1/certificates/verify-package", request_body = CertificatePackage,
     responses((status = 200, body = CertificateVerification, description = "the uploaded package's certificate, verified by this node"),

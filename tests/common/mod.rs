@@ -222,6 +222,35 @@ impl Federation {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// The 查验码 of a business's first certificate, as the applicant (张三 of the sample
+    /// application) gets it with the progress, from node `i`.
+    pub async fn access_code(&self, i: usize, business_no: &str) -> String {
+        let (status, view) = self.progress(i, business_no, "张三", "110101199003074477").await;
+        assert_eq!(status, 200, "{view}");
+        view["certificates"][0]["access_code"].as_str().expect("a certificate with its code").to_owned()
+    }
+
+    /// The verification page's file upload (`POST /verify`, multipart), as a browser sends it:
+    /// status and page.
+    pub async fn upload_package(&self, i: usize, file: &[u8]) -> (u16, String) {
+        let boundary = "----bdc-test-boundary-7d1f";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let r = self
+            .http
+            .post(format!("{}/verify", self.url(i)))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     /// Rows in a table of a node's database (to prove that nothing was stored).
     pub fn count(&self, i: usize, table: &str) -> i64 {
         use diesel::RunQueryDsl;
@@ -258,7 +287,7 @@ pub fn sample_application(unit_code: &str) -> Value {
         "unit_code": unit_code,
         "kind": "first",
         "location": "南京市玄武区北京东路41号3幢203室",
-        "details": {"area": "89.50", "purpose": "住宅"},
+        "details": {"area": "89.50", "purpose": "住宅", "nature": 102, "term_from": "2006-01-01", "term_to": "2076-12-31"},
         "applicants": [
             {"name": "张三", "id_type": "id_card", "id_number": "110101199003074477", "role": "right_holder", "phone": "13812341234"},
             {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "applicant"}

@@ -109,6 +109,32 @@ fn qr(url: &str, x: f32, y: f32, side: f32) -> Option<Qr> {
     Some(Qr { x, y, module: side / n as f32, modules: n, runs })
 }
 
+impl Qr {
+    /// The code as a greyscale PNG, `scale` pixels per module, no margin (the page around it is
+    /// white).
+    pub fn to_png(&self, scale: usize) -> Result<Vec<u8>, String> {
+        let side = self.modules * scale;
+        let mut pixels = vec![255u8; side * side];
+        for &(row, col, len) in &self.runs {
+            for dy in 0..scale {
+                let start = (row * scale + dy) * side + col * scale;
+                if let Some(span) = pixels.get_mut(start..start + len * scale) {
+                    span.fill(0);
+                }
+            }
+        }
+        let mut out = vec![];
+        let size = u32::try_from(side).map_err(|e| e.to_string())?;
+        let mut encoder = png::Encoder::new(&mut out, size, size);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+        writer.write_image_data(&pixels).map_err(|e| e.to_string())?;
+        writer.finish().map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+}
+
 /// Lay a sheet out on one A4 page: title, number, the ruled table, the footer and the QR code.
 pub fn layout(sheet: &Sheet) -> Page {
     let mut texts = vec![centred(&sheet.title, 32.0, 9.0, false), centred(&sheet.number, 44.0, 4.6, false)];
@@ -188,7 +214,7 @@ mod tests {
 
     #[test]
     fn the_page_holds_every_row_inside_the_margins() {
-        let s = sheet(&content(), CertificateStatus::Valid, "", "https://bdc.example.cn");
+        let s = sheet(&content(), CertificateStatus::Valid, "", "https://bdc.example.cn", "0123456789ABCDEF");
         let page = layout(&s);
         for (label, _) in &s.rows {
             assert!(page.texts.iter().any(|t| &t.text == label), "{label} missing");

@@ -35,8 +35,16 @@ fn joined(items: &[String]) -> String {
     items.join("、")
 }
 
-/// The sheet of a certificate: `content` as signed, `status` as this node knows it now.
-pub fn sheet(content: &CertificateContent, status: CertificateStatus, reason: &str, public_url: &str) -> Sheet {
+/// The sheet of a certificate: `content` as signed, `status` as this node knows it now; the QR
+/// code leads to this node's verification page with the 查验码 `code`, so that whoever holds the
+/// document can check it and fetch the original.
+pub fn sheet(
+    content: &CertificateContent,
+    status: CertificateStatus,
+    reason: &str,
+    public_url: &str,
+    code: &str,
+) -> Sheet {
     let c = content;
     let or_blank = |v: &Option<String>| v.clone().unwrap_or_else(|| "/".to_owned());
     let mut rows: Vec<(String, String)> = vec![];
@@ -67,7 +75,7 @@ pub fn sheet(content: &CertificateContent, status: CertificateStatus, reason: &s
         c.valid_until.map(|d| format!("至{}", d.format("%Y年%m月%d日"))).unwrap_or_else(|| "长期".to_owned()),
     );
     row("附记", if c.notes.is_empty() { "/".to_owned() } else { c.notes.join("；") });
-    let verify_url = format!("{}/verify?id={}", public_url.trim_end_matches('/'), c.id);
+    let verify_url = format!("{}/verify?id={}&code={code}", public_url.trim_end_matches('/'), c.id);
     let warning = match status {
         CertificateStatus::Valid => None,
         CertificateStatus::Superseded => Some(format!("本证照已被新版本替代（{reason}），仅供查阅")),
@@ -82,6 +90,7 @@ pub fn sheet(content: &CertificateContent, status: CertificateStatus, reason: &s
             format!("颁发日期：{}", c.issued_on.format("%Y年%m月%d日")),
             format!("电子证照标识：{}", c.id),
             format!("业务号：{}", c.business_no),
+            format!("查验码：{code}"),
             "扫描二维码或访问下列地址核验本证照：".to_owned(),
             verify_url.clone(),
         ],
@@ -129,7 +138,7 @@ pub(crate) mod tests {
             area: Some("89.50平方米".into()),
             term: Some("2006年01月01日起2076年12月31日止".into()),
             other: vec!["按份共有：张三占1/2，李四占1/2".into()],
-            notes: vec!["业务号：3201022026113000001".into()],
+            notes: vec!["业务号：32010220261130000001".into()],
             matter: None,
             obligors: vec![],
             valid_until: None,
@@ -138,7 +147,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_property_certificate_sheet_follows_the_paper_form() {
-        let s = sheet(&content(), CertificateStatus::Valid, "", "https://bdc.example.cn/");
+        let s = sheet(&content(), CertificateStatus::Valid, "", "https://bdc.example.cn/", "0123456789ABCDEF");
         let labels: Vec<&str> = s.rows.iter().map(|(l, _)| l.as_str()).collect();
         assert_eq!(
             labels,
@@ -159,8 +168,9 @@ pub(crate) mod tests {
         );
         assert_eq!(s.rows[0].1, "张三、李四");
         assert!(s.verify_url.starts_with("https://bdc.example.cn/verify?id=1.2.156.3005.2."), "{}", s.verify_url);
+        assert!(s.verify_url.ends_with("&code=0123456789ABCDEF"), "{}", s.verify_url);
         assert!(s.warning.is_none());
-        let void = sheet(&content(), CertificateStatus::Void, "转移登记", "http://x");
+        let void = sheet(&content(), CertificateStatus::Void, "转移登记", "http://x", "C");
         assert_eq!(void.warning.as_deref(), Some("本证照已作废（转移登记），仅供查阅"));
     }
 
@@ -171,7 +181,7 @@ pub(crate) mod tests {
         c.matter = Some("抵押权".into());
         c.obligors = vec!["张三".into()];
         c.holders = vec!["某银行".into()];
-        let s = sheet(&c, CertificateStatus::Valid, "", "http://x");
+        let s = sheet(&c, CertificateStatus::Valid, "", "http://x", "C");
         assert_eq!(s.rows[0], ("证明权利或事项".to_owned(), "抵押权".to_owned()));
         assert_eq!(s.rows[2], ("义务人".to_owned(), "张三".to_owned()));
     }

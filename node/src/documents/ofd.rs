@@ -15,6 +15,7 @@ use super::layout::{PAGE_H, PAGE_W, Page, Text, advance, layout, width};
 
 const NS: &str = "http://www.ofdspec.org/2016";
 const FONT_ID: u32 = 1;
+const QR_ID: u32 = 3;
 
 /// Numbers in OFD attributes: millimetres to 0.01, without trailing zeros.
 fn n(v: f32) -> String {
@@ -65,26 +66,17 @@ fn page_xml(page: &Page) -> (String, u32) {
         body.push_str(&text_object(next(), t));
     }
     if let Some(qr) = &page.qr {
+        // The QR code is an image resource (Res/qr.png), as e-licences carry it.
         let side = qr.module * qr.modules as f32;
-        let squares: Vec<String> = qr
-            .runs
-            .iter()
-            .map(|&(row, col, len)| {
-                let (x, y) = (col as f32 * qr.module, row as f32 * qr.module);
-                let x2 = x + len as f32 * qr.module;
-                let y2 = y + qr.module;
-                format!("M {} {} L {} {} L {} {} L {} {} C", n(x), n(y), n(x2), n(y), n(x2), n(y2), n(x), n(y2))
-            })
-            .collect();
         body.push_str(&format!(
-            "<ofd:PathObject ID=\"{}\" Boundary=\"{} {} {} {}\" Stroke=\"false\" Fill=\"true\">\
-             <ofd:FillColor Value=\"0 0 0\"/><ofd:AbbreviatedData>{}</ofd:AbbreviatedData></ofd:PathObject>",
+            "<ofd:ImageObject ID=\"{}\" Boundary=\"{} {} {} {}\" CTM=\"{} 0 0 {} 0 0\" ResourceID=\"{QR_ID}\"/>",
             next(),
             n(qr.x),
             n(qr.y),
             n(side),
             n(side),
-            squares.join(" ")
+            n(side),
+            n(side)
         ));
     }
     let layer = next();
@@ -121,7 +113,8 @@ pub fn render(sheet: &Sheet, issued_on: chrono::NaiveDate, issuer: &str) -> Resu
     let document = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ofd:Document xmlns:ofd=\"{NS}\"><ofd:CommonData>\
          <ofd:MaxUnitID>{max_id}</ofd:MaxUnitID><ofd:PageArea><ofd:PhysicalBox>0 0 {} {}</ofd:PhysicalBox>\
-         </ofd:PageArea><ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData>\
+         </ofd:PageArea><ofd:PublicRes>PublicRes.xml</ofd:PublicRes><ofd:DocumentRes>DocumentRes.xml</ofd:DocumentRes>\
+         </ofd:CommonData>\
          <ofd:Pages><ofd:Page ID=\"2\" BaseLoc=\"Pages/Page_0/Content.xml\"/></ofd:Pages></ofd:Document>",
         n(PAGE_W),
         n(PAGE_H)
@@ -130,6 +123,15 @@ pub fn render(sheet: &Sheet, issued_on: chrono::NaiveDate, issuer: &str) -> Resu
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ofd:Res xmlns:ofd=\"{NS}\" BaseLoc=\"Res\"><ofd:Fonts>\
          <ofd:Font ID=\"{FONT_ID}\" FontName=\"宋体\" FamilyName=\"宋体\"/></ofd:Fonts></ofd:Res>"
     );
+    let document_res = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ofd:Res xmlns:ofd=\"{NS}\" BaseLoc=\"Res\"><ofd:MultiMedias>\
+         <ofd:MultiMedia ID=\"{QR_ID}\" Type=\"Image\" Format=\"PNG\"><ofd:MediaFile>qr.png</ofd:MediaFile>\
+         </ofd:MultiMedia></ofd:MultiMedias></ofd:Res>"
+    );
+    let qr_png = match &page.qr {
+        Some(qr) => qr.to_png(8)?,
+        None => return Err("the verification address does not fit a QR code".into()),
+    };
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -138,11 +140,15 @@ pub fn render(sheet: &Sheet, issued_on: chrono::NaiveDate, issuer: &str) -> Resu
         ("OFD.xml", ofd),
         ("Doc_0/Document.xml", document),
         ("Doc_0/PublicRes.xml", public_res),
+        ("Doc_0/DocumentRes.xml", document_res),
         ("Doc_0/Pages/Page_0/Content.xml", content),
     ] {
         zip.start_file(name, options).map_err(|e| e.to_string())?;
         zip.write_all(body.as_bytes()).map_err(|e| e.to_string())?;
     }
+    zip.start_file("Doc_0/Res/qr.png", options.compression_method(zip::CompressionMethod::Stored))
+        .map_err(|e| e.to_string())?;
+    zip.write_all(&qr_png).map_err(|e| e.to_string())?;
     Ok(zip.finish().map_err(|e| e.to_string())?.into_inner())
 }
 
@@ -172,8 +178,11 @@ mod tests {
     fn the_ofd_holds_the_entry_the_document_the_font_and_the_page() {
         let mut c = content();
         c.holders = vec!["张<三>&".into()];
-        let s = sheet(&c, CertificateStatus::Valid, "", "https://bdc.example.cn");
+        let s = sheet(&c, CertificateStatus::Valid, "", "https://bdc.example.cn", "0123456789ABCDEF");
         let bytes = render(&s, c.issued_on, &c.issuer_name).expect("ofd");
+        if let Ok(dir) = std::env::var("BDC_DUMP_DOCUMENTS") {
+            let _ = std::fs::write(format!("{dir}/certificate.ofd"), &bytes);
+        }
         let ofd = part(&bytes, "OFD.xml");
         assert!(ofd.contains("<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>"));
         assert!(ofd.contains(c.id.as_str()));
@@ -182,7 +191,8 @@ mod tests {
         let page = part(&bytes, "Doc_0/Pages/Page_0/Content.xml");
         assert!(page.contains("张&lt;三&gt;&amp;"), "text is escaped");
         assert!(page.contains(">不动产单元号</ofd:TextCode>"));
-        assert!(page.contains("Fill=\"true\""), "the QR code");
+        assert!(page.contains("ResourceID=\"3\""), "the QR code");
+        assert!(part(&bytes, "Doc_0/DocumentRes.xml").contains("<ofd:MediaFile>qr.png</ofd:MediaFile>"));
         assert_eq!(render(&s, c.issued_on, &c.issuer_name).expect("ofd"), bytes, "deterministic");
     }
 }

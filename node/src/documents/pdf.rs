@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn the_pdf_is_one_page_with_the_font_the_text_and_the_link() {
         let c = content();
-        let s = sheet(&c, CertificateStatus::Valid, "", "https://bdc.example.cn");
+        let s = sheet(&c, CertificateStatus::Valid, "", "https://bdc.example.cn", "0123456789ABCDEF");
         let bytes = render(&s, c.issued_on);
         assert!(bytes.starts_with(b"%PDF-"));
         assert!(bytes.ends_with(b"%%EOF") || bytes.ends_with(b"%%EOF\n"));

@@ -32,3 +32,26 @@ pub fn package_key(package: &CertificatePackage) -> Result<PublicKey, String> {
     }
     Ok(key)
 }
+
+/// The name of the signed package inside a zip package (`…/package.zip`).
+pub const PACKAGE_ENTRY: &str = "certificate.json";
+/// Most bytes read from any one entry of an uploaded zip (a real package is a few KiB).
+const MAX_ENTRY: u64 = 256 * 1024;
+
+/// A package from a file's bytes: the JSON package itself, or the zip package holding it as
+/// `certificate.json` beside the documents.
+pub fn from_file(bytes: &[u8]) -> Result<CertificatePackage, String> {
+    use std::io::Read;
+    if bytes.starts_with(b"PK\x03\x04") {
+        let mut zip =
+            zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|_| "不是有效的证照包（zip）".to_owned())?;
+        let entry = zip.by_name(PACKAGE_ENTRY).map_err(|_| format!("证照包中没有 {PACKAGE_ENTRY}"))?;
+        let mut json = vec![];
+        entry.take(MAX_ENTRY + 1).read_to_end(&mut json).map_err(|_| format!("证照包中的 {PACKAGE_ENTRY} 无法读取"))?;
+        if json.len() as u64 > MAX_ENTRY {
+            return Err(format!("证照包中的 {PACKAGE_ENTRY} 过大"));
+        }
+        return serde_json::from_slice(&json).map_err(|_| format!("证照包中的 {PACKAGE_ENTRY} 不是电子证照文件"));
+    }
+    serde_json::from_slice(bytes).map_err(|_| "不是电子证照文件（应为从核验页或接口下载的证照包）".to_owned())
+}

@@ -1,6 +1,7 @@
 //! Registration rules as plain functions: values in, `Result` out, no database.
 
 pub mod calendar;
+pub mod certificate_access;
 pub mod certificate_fields;
 pub mod certificate_package;
 pub mod codes;

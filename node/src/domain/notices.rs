@@ -115,6 +115,7 @@ mod tests {
                 ProgressStep { seq: 2, stage: state, at: Utc::now(), notes },
             ],
             certificate_ids: vec![],
+            certificates: vec![],
             answered_by: NodeId::parse("nation").unwrap(),
         }
     }

@@ -25,6 +25,27 @@ async fn load(state: &web::Data<AppState>, id: String) -> Result<CertificateRow,
     blocking(move || load_row(&state, &id)).await
 }
 
+/// `?code=`: the certificate's 查验码 (`domain::certificate_access`).
+#[derive(Debug, serde::Deserialize)]
+pub struct CodeQuery {
+    pub code: Option<String>,
+}
+
+/// The stored certificate, for someone who shows its 查验码; rate-limited like every public query.
+pub async fn load_with_code(
+    req: &actix_web::HttpRequest,
+    state: &web::Data<AppState>,
+    id: String,
+    code: Option<&str>,
+) -> Result<CertificateRow, ApiError> {
+    state.limiter.check(super::limits::client_ip(req), super::limits::Class::PublicQuery)?;
+    let row = load(state, id).await?;
+    if !code.is_some_and(|c| crate::domain::certificate_access::matches(c, &row.signature)) {
+        return Err(ApiError::new(ErrorCode::AccessCodeInvalid));
+    }
+    Ok(row)
+}
+
 /// Check a stored certificate: the issuer's key is known, the signature is over these exact
 /// bytes, and the content names this identifier.
 pub fn check(state: &AppState, row: &CertificateRow) -> (bool, String) {
@@ -75,9 +96,8 @@ pub async fn package_verification(
 ) -> Result<CertificateVerification, ApiError> {
     use crate::domain::certificate_package::{check as check_package, package_key};
     let invalid = |why: String| ApiError::with_message(ErrorCode::PackageInvalid, format!("电子证照文件无效：{why}"));
-    let package: schemas::api::CertificatePackage = serde_json::from_slice(file).map_err(|_| {
-        ApiError::with_message(ErrorCode::InvalidRequest, "不是电子证照文件（应为从核验页或接口下载的证照包 JSON）")
-    })?;
+    let package = crate::domain::certificate_package::from_file(file)
+        .map_err(|why| ApiError::with_message(ErrorCode::InvalidRequest, why))?;
     let key = package_key(&package).map_err(invalid)?;
     let content = check_package(&package, &key).map_err(invalid)?;
     let trusted =
@@ -146,13 +166,23 @@ pub async fn verification(state: &web::Data<AppState>, id: String) -> Result<Cer
     })
 }
 
-pub async fn signed_data(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, path.into_inner()).await?;
+pub async fn signed_data(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<CodeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let row = load_with_code(&req, &state, path.into_inner(), query.code.as_deref()).await?;
     Ok(HttpResponse::Ok().content_type("application/json; charset=utf-8").body(row.content))
 }
 
-pub async fn signature(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, path.into_inner()).await?;
+pub async fn signature(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<CodeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let row = load_with_code(&req, &state, path.into_inner(), query.code.as_deref()).await?;
     let der = unb64(&row.signature).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(HttpResponse::Ok().content_type("application/octet-stream").body(der))
 }
@@ -166,13 +196,12 @@ pub async fn issuer_key(state: web::Data<AppState>, path: web::Path<String>) -> 
     Ok(HttpResponse::Ok().content_type("application/x-pem-file").body(pem))
 }
 
-/// The downloadable package: content, signature and the issuer's key, for offline verification.
-pub async fn package(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, path.into_inner()).await?;
+/// The package of a certificate: content, signature and the issuer's key, for offline verification.
+pub fn package_of(state: &AppState, row: &CertificateRow) -> Result<schemas::api::CertificatePackage, ApiError> {
     let (_, _, key) = state
         .find_key(&row.key_id)
         .ok_or_else(|| ApiError::with_message(ErrorCode::UnknownKey, "签发机构的公钥未知"))?;
-    let package = schemas::api::CertificatePackage {
+    Ok(schemas::api::CertificatePackage {
         v: 1,
         id: CertificateId::parse(&row.id)?,
         content: row.content.clone(),
@@ -180,8 +209,18 @@ pub async fn package(state: web::Data<AppState>, path: web::Path<String>) -> Res
         issuer_public_key_pem: key.to_spki_pem().map_err(|e| ApiError::internal(e.to_string()))?,
         key_id: row.key_id.clone(),
         status: parse_status(&row.status),
-    };
+    })
+}
+
+/// `GET /api/v1/certificates/{id}/package?code=`: the package as JSON.
+pub async fn package(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<CodeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let row = load_with_code(&req, &state, path.into_inner(), query.code.as_deref()).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("content-disposition", "attachment; filename=\"certificate.json\""))
-        .json(package))
+        .json(package_of(&state, &row)?))
 }

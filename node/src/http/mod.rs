@@ -5,6 +5,7 @@
 pub mod applications;
 pub mod audit;
 pub mod certificates;
+pub mod documents;
 pub mod error;
 pub mod federation;
 pub mod limits;
@@ -32,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/progress", web::get().to(pages::progress))
         .route("/verify", web::get().to(pages::verify))
         .route("/verify", web::post().to(pages::verify_upload))
+        .route("/certificate", web::get().to(pages::certificate))
         .route("/notice", web::get().to(pages::notice))
         .route("/static/site.css", web::get().to(pages::stylesheet))
         .route("/navigate", web::get().to(navigate::navigate))
@@ -66,6 +68,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/certificates/{id}/signature.der", web::get().to(certificates::signature))
                 .route("/certificates/{id}/issuer-key.pem", web::get().to(certificates::issuer_key))
                 .route("/certificates/{id}/package", web::get().to(certificates::package))
+                .route("/certificates/{id}/package.zip", web::get().to(documents::package_zip))
+                .route("/certificates/{id}/certificate.pdf", web::get().to(documents::pdf_document))
+                .route("/certificates/{id}/certificate.ofd", web::get().to(documents::ofd_document))
                 .route("/transparency/head", web::get().to(transparency::tree_head))
                 .route("/transparency/consistency", web::get().to(transparency::consistency))
                 .route("/transparency/children", web::get().to(transparency::children)),

@@ -116,6 +116,21 @@ struct Verify {
     answered_by: String,
     /// SVG of a QR code leading to this verification page (generated here, no user text inside).
     qr_svg: String,
+    /// The 查验码, when one was given and is right: the page then links the documents.
+    code: String,
+    /// A 查验码 was given and is wrong.
+    code_wrong: bool,
+}
+
+#[derive(Template)]
+#[template(path = "certificate.html")]
+struct CertificatePage {
+    node_title: String,
+    node_level: String,
+    node_id: String,
+    sheet: crate::documents::Sheet,
+    code: String,
+    qr_svg: String,
 }
 
 /// A QR code (SVG) for a URL.
@@ -417,6 +432,29 @@ pub async fn progress(req: HttpRequest, state: web::Data<AppState>, query: web::
 #[derive(Debug, Deserialize)]
 pub struct VerifyForm {
     id: Option<String>,
+    code: Option<String>,
+}
+
+/// `/certificate?id=…&code=…`: the printable certificate, for whoever shows its 查验码.
+pub async fn certificate(req: HttpRequest, state: web::Data<AppState>, query: web::Query<VerifyForm>) -> HttpResponse {
+    let q = query.into_inner();
+    match super::documents::printable_sheet(&req, &state, q.id, q.code).await {
+        Ok((sheet, code)) => {
+            let f = frame(&state);
+            render(
+                StatusCode::OK,
+                &CertificatePage {
+                    node_title: f.node_title,
+                    node_level: f.node_level,
+                    node_id: f.node_id,
+                    qr_svg: qr_svg(&sheet.verify_url),
+                    sheet,
+                    code,
+                },
+            )
+        }
+        Err(e) => error_page(&state, &e),
+    }
 }
 
 pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Query<VerifyForm>) -> HttpResponse {
@@ -424,11 +462,23 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
     if let Err(e) = state.limiter.check(super::limits::client_ip(&req), super::limits::Class::PublicQuery) {
         return error_page(&state, &e);
     }
-    let Some(id) = query.into_inner().id.filter(|i| !i.trim().is_empty() && i.len() <= 200) else {
+    let q = query.into_inner();
+    let Some(id) = q.id.filter(|i| !i.trim().is_empty() && i.len() <= 200) else {
         return error_page(&state, &ApiError::with_message(ErrorCode::InvalidCertificateId, "请填写电子证照标识"));
     };
-    let answer = super::certificates::verification(&state, id.trim().to_owned()).await;
-    verify_page(&state, answer)
+    let id = id.trim().to_owned();
+    let answer = super::certificates::verification(&state, id.clone()).await;
+    // A 查验码 is checked only when given (one more read); a wrong one just hides the links.
+    let code = match q.code.filter(|c| !c.trim().is_empty()) {
+        Some(c) => Some(
+            super::certificates::load_with_code(&req, &state, id, Some(&c))
+                .await
+                .ok()
+                .map(|_| c.trim().to_ascii_uppercase()),
+        ),
+        None => None,
+    };
+    verify_page(&state, answer, code)
 }
 
 /// Most bytes of an uploaded package (a real one is a few KiB).
@@ -460,7 +510,7 @@ pub async fn verify_upload(
             if bytes.len() + chunk.len() > MAX_PACKAGE_BYTES {
                 return error_page(
                     &state,
-                    &ApiError::with_message(ErrorCode::PayloadTooLarge, "文件过大：核验包应小于 256 KiB"),
+                    &ApiError::with_message(ErrorCode::PayloadTooLarge, "文件过大：证照包应小于 256 KiB"),
                 );
             }
             bytes.extend_from_slice(&chunk);
@@ -473,13 +523,22 @@ pub async fn verify_upload(
         return error_page(&state, &ApiError::with_message(ErrorCode::InvalidRequest, "请选择要核验的证照包文件"));
     };
     let answer = super::certificates::package_verification(&state, &file).await;
-    verify_page(&state, answer)
+    // Whoever holds a genuine package holds the signature, and so the 查验码.
+    let code = answer.is_ok().then(|| {
+        crate::domain::certificate_package::from_file(&file)
+            .ok()
+            .map(|p| crate::domain::certificate_access::access_code(&p.signature))
+    });
+    verify_page(&state, answer, code)
 }
 
 /// The verification page for an answer, or the error page saying why there is none.
+/// The verification answer as a page; `code` is `None` when no 查验码 was given, `Some(None)`
+/// when a wrong one was, `Some(Some(code))` when the right one was.
 fn verify_page(
     state: &web::Data<AppState>,
     answer: Result<schemas::api::CertificateVerification, ApiError>,
+    code: Option<Option<String>>,
 ) -> HttpResponse {
     match answer {
         Ok(v) => {
@@ -500,6 +559,8 @@ fn verify_page(
                         .unwrap_or_else(|| v.issuer.to_string()),
                     issued_at: v.issued_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     qr_svg: qr_svg(&format!("{}/verify?id={}", state.public_url, v.id)),
+                    code_wrong: matches!(code, Some(None)),
+                    code: code.flatten().unwrap_or_default(),
                     key_id: v.key_id,
                     answered_by: v.answered_by.to_string(),
                 },

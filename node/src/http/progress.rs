@@ -2,7 +2,7 @@
 //! business number plus an applicant's name and ID number; staff of the office with their session.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use schemas::api::{ProgressStep, ProgressView};
+use schemas::api::{CertificateLink, ProgressStep, ProgressView};
 use schemas::divisions::Divisions;
 use schemas::envelope::EventBody;
 use schemas::error::ErrorCode;
@@ -89,10 +89,10 @@ pub async fn lookup(
     let sealer = state.sealer.clone();
     let me = state.me.clone();
     blocking(move || {
-        let (events, certificate_ids) = {
+        let (events, links) = {
             let mut conn = db.conn()?;
             let events = store::events::for_business(&mut conn, &sealer, business_no.as_str())?;
-            let certs = store::certificates::ids_for_business(&mut conn, business_no.as_str())?;
+            let certs = store::certificates::links_for_business(&mut conn, business_no.as_str())?;
             (events, certs)
         };
         let not_found = || ApiError::with_message(ErrorCode::NotFound, "未找到与业务号、姓名和证件号码相符的办件");
@@ -125,7 +125,11 @@ pub async fn lookup(
                 .iter()
                 .map(|(seq, at, p)| ProgressStep { seq: *seq, stage: p.stage, at: *at, notes: p.notes.clone() })
                 .collect(),
-            certificate_ids: certificate_ids.iter().filter_map(|c| CertificateId::parse(c).ok()).collect(),
+            certificate_ids: links.iter().filter_map(|(c, _)| CertificateId::parse(c).ok()).collect(),
+            certificates: links
+                .into_iter()
+                .filter_map(|(c, code)| Some(CertificateLink { id: CertificateId::parse(&c).ok()?, access_code: code }))
+                .collect(),
             answered_by: me,
         })
     })

@@ -14,6 +14,7 @@ use schemas::registration::RegistrationKind;
 
 use crate::db::schema::certificates;
 use crate::db::{AnyConnection, counters};
+use crate::domain::certificate_access::access_code;
 use crate::domain::certificate_fields::Printed;
 use crate::personal::Sealer;
 use crate::with_inner;
@@ -126,12 +127,14 @@ pub fn ids_by_number(conn: &mut AnyConnection, division: &str, number: &str) -> 
         .load(conn)
 }
 
-pub fn ids_for_business(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Vec<String>> {
-    certificates::table
+/// The certificates of a business, oldest first, with their 查验码.
+pub fn links_for_business(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = certificates::table
         .filter(certificates::business_no.eq(business_no))
         .order(certificates::issued_at.asc())
-        .select(certificates::id)
-        .load(conn)
+        .select((certificates::id, certificates::signature))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(id, signature)| (id, access_code(&signature))).collect())
 }
 
 /// What the office knows when it issues.
