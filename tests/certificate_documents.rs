@@ -5,7 +5,7 @@
 //! the signature in the package. Without the 查验码 nothing of the content is served.
 //!
 //! Needs: poppler-utils, qpdf, zbar-tools, openssl (Debian packages) and a Python with easyofd
-//! (`BDC_OFD_PYTHON`, default `python3`); `.ci/run` installs them.
+//! (`OFD_READER_PYTHON`, default `python3`); `.ci/run` installs them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -111,7 +111,7 @@ async fn the_holder_and_a_bank_open_the_certificate_documents_with_independent_t
         let (status, ofd) = fetch(&fed, node, &format!("{base}/certificate.ofd?code={code}")).await;
         assert_eq!(status, 200);
         std::fs::write(d.join("c.ofd"), &ofd).unwrap();
-        let python = std::env::var("BDC_OFD_PYTHON").unwrap_or_else(|_| "python3".into());
+        let python = std::env::var("OFD_READER_PYTHON").unwrap_or_else(|_| "python3".into());
         let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/ofd_read.py");
         let out = run(&python, &[reader.to_str().unwrap(), "c.ofd", d.to_str().unwrap()], d);
         let seen: Value = serde_json::from_str(out.lines().last().unwrap_or_default()).expect("reader output");

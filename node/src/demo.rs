@@ -288,6 +288,10 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
         }
     }
     let cert = view["certificate_id"].as_str().unwrap_or_default().to_owned();
+    // The 查验码 the applicant sees with the progress (the clerk sees it too).
+    let progress: serde_json::Value =
+        http.get(format!("{county}/api/v1/progress/{business_no}")).bearer_auth(&token).send().await?.json().await?;
+    let code = progress["certificates"][0]["access_code"].as_str().unwrap_or_default().to_owned();
     let link: serde_json::Value = http
         .post(format!("{nation}/api/v1/applications"))
         .json(&serde_json::json!({
@@ -302,6 +306,7 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
         "Sample data:\n  business number {business_no} (a 转移登记 submitted at the nation, handled by 320102, now issued)\n  \
          progress:     curl '{nation}/api/v1/progress/{business_no}?name=张三&id_number=110101199003074477'\n  \
          certificate:  curl {nation}/api/v1/certificates/{cert}/verify\n  \
+         查验码 {code}: {nation}/verify?id={cert}&code={code} (page with the PDF, OFD and package)\n  \
          link navigation for 320104 from the nation: {}\n",
         link["navigate_to"].as_str().unwrap_or("(none)")
     ))

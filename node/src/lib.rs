@@ -9,6 +9,7 @@ pub mod keys;
 pub mod log_watch;
 pub mod navigation;
 pub mod personal;
+pub mod protections;
 pub mod settings;
 pub mod startup;
 pub mod state;
