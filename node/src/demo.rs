@@ -61,6 +61,7 @@ fn base(node: &str, mode: Mode, division: &str, dir: &Path, port: u16) -> anyhow
             log_check_secs: 5,
         },
         tls: TlsSettings::default(),
+        sms: crate::settings::SmsSettings::default(),
         log: LogSettings { filter: "info".into(), json: false },
         parent: None,
         children: vec![],

@@ -11,6 +11,7 @@ pub mod navigation;
 pub mod personal;
 pub mod protections;
 pub mod settings;
+pub mod sms;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -28,6 +28,8 @@ pub struct Settings {
     #[serde(default)]
     pub tls: TlsSettings,
     #[serde(default)]
+    pub sms: SmsSettings,
+    #[serde(default)]
     pub parent: Option<PeerSettings>,
     #[serde(default)]
     pub children: Vec<PeerSettings>,
@@ -131,6 +133,38 @@ fn default_reload_secs() -> u64 {
 impl Default for TlsSettings {
     fn default() -> Self {
         Self { cert_file: None, key_file: None, peer_ca_file: None, reload_secs: default_reload_secs() }
+    }
+}
+
+/// The SMS gateway that sends applicants their verification codes (短信验证码).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// `file`: a development sink that appends each message to `file` (never in production);
+    /// `http`: the operator's SMS gateway at `url`.
+    pub gateway: String,
+    /// The sink's file (relative to `data_dir`).
+    pub file: PathBuf,
+    /// The HTTP gateway: `POST {url}` with `{"phone", "text"}`, answered `{"ok": true, "id": …}`.
+    pub url: String,
+    /// How long a code stays valid, seconds.
+    pub code_ttl_secs: i64,
+    /// Least time between two codes to one phone, seconds.
+    pub resend_secs: i64,
+    /// The gateway's answer time limit, milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            gateway: "file".into(),
+            file: PathBuf::from("sms-outbox.txt"),
+            url: String::new(),
+            code_ttl_secs: 300,
+            resend_secs: 60,
+            timeout_ms: 3000,
+        }
     }
 }
 
@@ -240,6 +274,15 @@ impl Settings {
         let divisions = Divisions::builtin();
         let mut problems = Vec::new();
         let known = |d: &DivisionCode| d.is_nation() || divisions.is_known(d);
+        match self.sms.gateway.as_str() {
+            "file" => {}
+            "http" if self.sms.url.starts_with("https://") || self.sms.url.starts_with("http://") => {}
+            "http" => problems.push("sms.gateway = \"http\" needs sms.url (http:// or https://)".into()),
+            other => problems.push(format!("sms.gateway must be \"file\" or \"http\", not {other:?}")),
+        }
+        if !(60..=1800).contains(&self.sms.code_ttl_secs) || !(10..=600).contains(&self.sms.resend_secs) {
+            problems.push("sms.code_ttl_secs must be 60–1800 and sms.resend_secs 10–600".into());
+        }
         if !known(&self.division) {
             problems.push(format!("division {} is not a GB/T 2260 code", self.division));
         }

@@ -130,6 +130,8 @@ impl Application {
             public_url,
             mutual_tls: server_tls.as_ref().is_some_and(|t| t.mutual),
             limiter: crate::http::limits::RateLimiter::new(settings.http.rate_limits),
+            sms: crate::sms::SmsGateway::from_settings(&settings.sms, settings.resolve(&settings.sms.file))
+                .map_err(anyhow::Error::msg)?,
             tlog: Default::default(),
             sth_cache: Default::default(),
             settings,

@@ -33,6 +33,8 @@ pub struct AppState {
     /// Peers must present a client certificate naming them on `/federation/v1`.
     pub mutual_tls: bool,
     pub limiter: crate::http::limits::RateLimiter,
+    /// Carries applicants' SMS codes.
+    pub sms: crate::sms::SmsGateway,
     /// The transparency log's tree, caught up from the database on demand.
     pub tlog: std::sync::Mutex<federation::merkle::MemoryLog>,
     /// The last signed tree head and when it was signed: answers reuse it while the log has not

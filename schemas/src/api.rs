@@ -493,3 +493,67 @@ pub struct DueItem {
     /// Working days from today to the due date; negative when overdue.
     pub working_days_left: i64,
 }
+
+/// `POST /api/v1/applicants/sms-code`: send a verification code to a phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsCodeRequest {
+    pub phone: String,
+    /// `sign_up` or `reset_password`.
+    pub purpose: String,
+}
+
+/// The code was handed to the SMS gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SmsCodeSent {
+    /// The phone, masked (138****1234).
+    pub phone: String,
+    pub expires_in_secs: i64,
+    /// Least wait before another code may be asked for.
+    pub resend_after_secs: i64,
+}
+
+/// `POST /api/v1/applicants`: open an applicant account (申请人注册).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    pub phone: String,
+    /// The SMS code sent for `sign_up`.
+    pub code: String,
+    pub password: String,
+    /// `person` (identified by 公民身份号码) or `enterprise` (by 统一社会信用代码).
+    pub kind: String,
+    /// The person's name or the enterprise's registered name.
+    pub name: String,
+    /// 公民身份号码 (GB 11643) or 统一社会信用代码 (GB 32100).
+    pub id_number: String,
+}
+
+/// `POST /api/v1/applicants/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantLogin {
+    pub phone: String,
+    pub password: String,
+}
+
+/// An applicant session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicantSession {
+    pub token: String,
+    pub expires_in_secs: i64,
+}
+
+/// `GET /api/v1/applicants/me`: the account, masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicantView {
+    pub id: i64,
+    /// `person` or `enterprise`.
+    pub kind: String,
+    pub name: String,
+    pub id_type: IdType,
+    pub id_number: String,
+    pub phone: String,
+    /// 实名状态: `declared` (phone proven by SMS; name and number as declared) or `verified`.
+    pub real_name: String,
+}

@@ -62,6 +62,12 @@ error_codes! {
     BadCredentials = 401, "用户名或密码错误";
     SecondFactorRequired = 401, "该账户已启用动态口令，请同时填写6位动态口令";
     SecondFactorInvalid = 401, "动态口令错误或已使用";
+    InvalidPhone = 400, "手机号码应为11位中国大陆手机号";
+    WeakPassword = 400, "密码应为8至64位，且同时包含字母和数字";
+    SmsCodeInvalid = 400, "短信验证码错误或已失效，请重新获取";
+    SmsTooSoon = 429, "验证码发送过于频繁，请稍后再试";
+    SmsUnavailable = 503, "短信服务暂时不可用，请稍后再试";
+    AccountExists = 409, "该手机号或证件号码已注册";
     AccountLocked = 403, "连续登录失败次数过多，账户已暂时锁定，请15分钟后再试";
     Forbidden = 403, "无权执行此操作";
     InvalidTransition = 409, "当前环节不允许此操作";

@@ -43,6 +43,10 @@ use crate::registration::*;
         transparency_consistency,
         transparency_children,
         certificate_package,
+        applicant_sms_code,
+        applicant_sign_up,
+        applicant_login,
+        applicant_me,
         certificate_package_zip,
         certificate_pdf,
         certificate_ofd,
@@ -83,6 +87,12 @@ use crate::registration::*;
         PartyView,
         ApplicationView,
         ProgressView,
+        SmsCodeRequest,
+        SmsCodeSent,
+        SignUpRequest,
+        ApplicantLogin,
+        ApplicantSession,
+        ApplicantView,
         CertificateLink,
         ProgressStep,
         CertificateContent,
@@ -353,3 +363,25 @@ fn no_property_proof() {}
     responses((status = 200, body = MaterialsView, description = "申请材料清单: which materials are required, in which formats, up to which size"),
         (status = 400, body = ErrorBody)))]
 fn materials() {}
+
+#[utoipa::path(post, path = "/api/v1/applicants/sms-code", request_body = SmsCodeRequest,
+    responses((status = 202, body = SmsCodeSent, description = "handed to the SMS gateway"),
+              (status = 400, body = ErrorBody, description = "invalid_phone, invalid_field"),
+              (status = 429, body = ErrorBody, description = "sms_too_soon, rate_limited"),
+              (status = 503, body = ErrorBody, description = "sms_unavailable: the gateway failed; ask again")))]
+fn applicant_sms_code() {}
+
+#[utoipa::path(post, path = "/api/v1/applicants", request_body = SignUpRequest,
+    responses((status = 201, body = ApplicantView, description = "the new account, masked"),
+              (status = 400, body = ErrorBody, description = "sms_code_invalid, weak_password, invalid_id_number, invalid_credit_code, invalid_phone"),
+              (status = 409, body = ErrorBody, description = "account_exists")))]
+fn applicant_sign_up() {}
+
+#[utoipa::path(post, path = "/api/v1/applicants/login", request_body = ApplicantLogin,
+    responses((status = 200, body = ApplicantSession), (status = 401, body = ErrorBody, description = "bad_credentials"),
+              (status = 403, body = ErrorBody, description = "account_locked")))]
+fn applicant_login() {}
+
+#[utoipa::path(get, path = "/api/v1/applicants/me",
+    responses((status = 200, body = ApplicantView), (status = 401, body = ErrorBody, description = "unauthorized")))]
+fn applicant_me() {}

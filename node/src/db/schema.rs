@@ -144,7 +144,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    applicants (id) {
+        id -> BigInt,
+        phone_index -> Text,
+        phone -> Text,
+        kind -> Text,
+        name -> Text,
+        id_type -> Text,
+        id_index -> Text,
+        id_number -> Text,
+        password_hash -> Text,
+        real_name -> Text,
+        failed_logins -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    applicant_sessions (token_hash) {
+        token_hash -> Text,
+        applicant_id -> BigInt,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_codes (phone_index, purpose) {
+        phone_index -> Text,
+        purpose -> Text,
+        code_hash -> Text,
+        attempts -> Integer,
+        sent_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    applicants,
+    applicant_sessions,
+    sms_codes,
     applications,
     events,
     watermarks,

@@ -1,5 +1,6 @@
 //! Registration rules as plain functions: values in, `Result` out, no database.
 
+pub mod applicant;
 pub mod calendar;
 pub mod certificate_access;
 pub mod certificate_fields;

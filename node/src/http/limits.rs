@@ -16,6 +16,8 @@ pub enum Class {
     Login,
     PublicQuery,
     Submit,
+    /// SMS codes: few, since each costs money and reaches a stranger's phone.
+    Sms,
 }
 
 impl Class {
@@ -25,6 +27,7 @@ impl Class {
             Class::Login => (10.0, 10.0),
             Class::PublicQuery => (60.0, 120.0),
             Class::Submit => (30.0, 60.0),
+            Class::Sms => (5.0, 5.0),
         }
     }
 }

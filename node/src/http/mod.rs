@@ -2,6 +2,7 @@
 //!
 //! Public API under `/api/v1`, node-to-node under `/federation/v1`.
 
+pub mod applicants;
 pub mod applications;
 pub mod audit;
 pub mod certificates;
@@ -55,6 +56,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/rules", web::get().to(register::list_rules))
                 .route("/rules/{id}", web::put().to(register::put_rule))
                 .route("/rules/{id}", web::delete().to(register::reset_rule))
+                .route("/applicants/sms-code", web::post().to(applicants::sms_code))
+                .route("/applicants", web::post().to(applicants::sign_up))
+                .route("/applicants/login", web::post().to(applicants::login))
+                .route("/applicants/me", web::get().to(applicants::me))
                 .route("/staff/login", web::post().to(staff::login))
                 .route("/staff/totp", web::post().to(staff::totp_begin))
                 .route("/staff/totp", web::delete().to(staff::totp_disable))

@@ -1,6 +1,7 @@
 //! Database rows and the transactions that change them. Handlers call these; these call the
 //! pure rules in `domain`.
 
+pub mod applicants;
 pub mod applications;
 pub mod audit;
 pub mod calendar;

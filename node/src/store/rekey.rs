@@ -6,7 +6,9 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{applications, certificates, events, outbox, register_restrictions, register_rights, staff};
+use crate::db::schema::{
+    applicants, applications, certificates, events, outbox, register_restrictions, register_rights, staff,
+};
 use crate::db::{AnyConnection, Db, DbError};
 use crate::personal::Sealer;
 
@@ -228,6 +230,44 @@ fn restrictions() -> Column<i64> {
     }
 }
 
+/// The sealed columns of applicant accounts (context `applicant:{field}:{id index}`).
+macro_rules! applicant_column {
+    ($fn_name:ident, $column:ident, $field:literal) => {
+        fn $fn_name() -> Column<i64> {
+            Column {
+                name: concat!("applicants.", stringify!($column)),
+                load: |c, after, limit| {
+                    use applicants::dsl as a;
+                    let rows: Vec<(i64, String, String)> = a::applicants
+                        .filter(a::id.gt(after))
+                        .order(a::id.asc())
+                        .limit(limit)
+                        .select((a::id, a::$column, a::id_index))
+                        .load(c)?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(id, v, index)| (id, v, format!("applicant:{}:{index}", $field)))
+                        .collect())
+                },
+                swap: |c, key, old, new| {
+                    use applicants::dsl as a;
+                    diesel::update(a::applicants.filter(a::id.eq(key)).filter(a::$column.eq(old)))
+                        .set(a::$column.eq(new))
+                        .execute(c)
+                },
+                stale: |c, id| {
+                    use applicants::dsl as a;
+                    a::applicants.filter(a::$column.not_like(not_current(id))).count().get_result(c)
+                },
+            }
+        }
+    };
+}
+
+applicant_column!(applicant_phones, phone, "phone");
+applicant_column!(applicant_names, name, "name");
+applicant_column!(applicant_ids, id_number, "id");
+
 fn totp_secrets() -> Column<i64> {
     Column {
         name: "staff.totp_secret",
@@ -307,6 +347,9 @@ pub fn stale_counts(db: &Db, sealer: &Sealer) -> Result<Vec<(&'static str, i64)>
         count(restrictions().name, restrictions().stale, c)?,
         count(totp_secrets().name, totp_secrets().stale, c)?,
         count(totp_pending().name, totp_pending().stale, c)?,
+        count(applicant_phones().name, applicant_phones().stale, c)?,
+        count(applicant_names().name, applicant_names().stale, c)?,
+        count(applicant_ids().name, applicant_ids().stale, c)?,
     ])
 }
 
@@ -327,6 +370,9 @@ pub fn rekey_all(db: &Db, sealer: &Sealer, max_passes: usize) -> Result<Vec<(&'s
         add(restrictions().name, pass(db, sealer, &restrictions())?);
         add(totp_secrets().name, pass(db, sealer, &totp_secrets())?);
         add(totp_pending().name, pass(db, sealer, &totp_pending())?);
+        add(applicant_phones().name, pass(db, sealer, &applicant_phones())?);
+        add(applicant_names().name, pass(db, sealer, &applicant_names())?);
+        add(applicant_ids().name, pass(db, sealer, &applicant_ids())?);
         if stale_counts(db, sealer)?.iter().all(|(_, n)| *n == 0) {
             return Ok(totals);
         }

@@ -1,0 +1,284 @@
+//! Applicant accounts, their SMS codes and sessions. Phone, name and ID number are sealed with the
+//! data key and found by blind index; an SMS code is kept only as a hash, used once, and dies
+//! after [`MAX_CODE_ATTEMPTS`] wrong tries; passwords are argon2id; sessions are stored as the SM3
+//! hash of the bearer token.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use federation::crypto::sm3_hex;
+use rand::RngCore;
+use schemas::error::ErrorCode;
+
+use crate::db::AnyConnection;
+use crate::db::schema::{applicant_sessions, applicants, sms_codes};
+use crate::domain::applicant::{AccountKind, LOCK_MINUTES, MAX_CODE_ATTEMPTS, MAX_FAILED_LOGINS, Purpose};
+use crate::personal::Sealer;
+
+/// Applicant sessions last longer than staff ones (an applicant fills in forms at home).
+pub const SESSION_MINUTES: i64 = 120;
+
+/// The blind index of a phone number.
+pub fn phone_index(sealer: &Sealer, phone: &str) -> String {
+    sealer.blind_index("phone", phone)
+}
+
+fn code_hash(phone_index: &str, purpose: Purpose, code: &str) -> String {
+    sm3_hex(format!("{phone_index}|{}|{code}", purpose.as_str()).as_bytes())
+}
+
+/// Keep a new code for the phone (replacing any earlier one), unless one was sent less than
+/// `resend_secs` ago.
+pub fn put_code(
+    conn: &mut AnyConnection,
+    phone_index: &str,
+    purpose: Purpose,
+    code: &str,
+    now: NaiveDateTime,
+    ttl_secs: i64,
+    resend_secs: i64,
+) -> Result<(), ErrorCode> {
+    let last: Option<NaiveDateTime> = sms_codes::table
+        .filter(sms_codes::phone_index.eq(phone_index))
+        .filter(sms_codes::purpose.eq(purpose.as_str()))
+        .select(sms_codes::sent_at)
+        .first(conn)
+        .optional()
+        .map_err(|_| ErrorCode::Internal)?;
+    if last.is_some_and(|t| now < t + Duration::seconds(resend_secs)) {
+        return Err(ErrorCode::SmsTooSoon);
+    }
+    let target =
+        sms_codes::table.filter(sms_codes::phone_index.eq(phone_index)).filter(sms_codes::purpose.eq(purpose.as_str()));
+    diesel::delete(target).execute(conn).map_err(|_| ErrorCode::Internal)?;
+    diesel::insert_into(sms_codes::table)
+        .values((
+            sms_codes::phone_index.eq(phone_index),
+            sms_codes::purpose.eq(purpose.as_str()),
+            sms_codes::code_hash.eq(code_hash(phone_index, purpose, code)),
+            sms_codes::attempts.eq(0),
+            sms_codes::sent_at.eq(now),
+            sms_codes::expires_at.eq(now + Duration::seconds(ttl_secs)),
+        ))
+        .execute(conn)
+        .map_err(|_| ErrorCode::Internal)?;
+    Ok(())
+}
+
+/// Forget the code for a phone (when the gateway could not send it).
+pub fn drop_code(conn: &mut AnyConnection, phone_index: &str, purpose: Purpose) -> QueryResult<usize> {
+    diesel::delete(
+        sms_codes::table.filter(sms_codes::phone_index.eq(phone_index)).filter(sms_codes::purpose.eq(purpose.as_str())),
+    )
+    .execute(conn)
+}
+
+/// Use a code: true once for the right, unexpired code; a wrong try counts, and the code dies
+/// after [`MAX_CODE_ATTEMPTS`] of them.
+pub fn take_code(
+    conn: &mut AnyConnection,
+    phone_index: &str,
+    purpose: Purpose,
+    code: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let target = || {
+        sms_codes::table.filter(sms_codes::phone_index.eq(phone_index)).filter(sms_codes::purpose.eq(purpose.as_str()))
+    };
+    let row: Option<(String, i32, NaiveDateTime)> =
+        target().select((sms_codes::code_hash, sms_codes::attempts, sms_codes::expires_at)).first(conn).optional()?;
+    let Some((hash, attempts, expires_at)) = row else { return Ok(false) };
+    if now >= expires_at || attempts >= MAX_CODE_ATTEMPTS {
+        diesel::delete(target()).execute(conn)?;
+        return Ok(false);
+    }
+    if hash == code_hash(phone_index, purpose, code.trim()) {
+        diesel::delete(target()).execute(conn)?;
+        return Ok(true);
+    }
+    diesel::update(target()).set(sms_codes::attempts.eq(attempts + 1)).execute(conn)?;
+    Ok(false)
+}
+
+/// A new account, as checked at the edge.
+pub struct NewApplicant<'a> {
+    pub phone: &'a str,
+    pub kind: AccountKind,
+    pub name: &'a str,
+    pub id_number: &'a str,
+    pub password_hash: &'a str,
+}
+
+fn context(id_index: &str, field: &str) -> String {
+    format!("applicant:{field}:{id_index}")
+}
+
+/// Create an account; `AccountExists` when the phone or the document is already registered.
+pub fn create(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    a: &NewApplicant<'_>,
+    now: NaiveDateTime,
+) -> Result<i64, ErrorCode> {
+    let phone_index = phone_index(sealer, a.phone);
+    let id_type = a.kind.id_type().code().to_string();
+    let id_index = sealer.blind_index(&id_type, a.id_number);
+    let taken: i64 = applicants::table
+        .filter(applicants::phone_index.eq(&phone_index).or(applicants::id_index.eq(&id_index)))
+        .count()
+        .get_result(conn)
+        .map_err(|_| ErrorCode::Internal)?;
+    if taken > 0 {
+        return Err(ErrorCode::AccountExists);
+    }
+    diesel::insert_into(applicants::table)
+        .values((
+            applicants::phone_index.eq(&phone_index),
+            applicants::phone.eq(sealer.seal_str(a.phone, &context(&id_index, "phone"))),
+            applicants::kind.eq(a.kind.as_str()),
+            applicants::name.eq(sealer.seal_str(a.name, &context(&id_index, "name"))),
+            applicants::id_type.eq(&id_type),
+            applicants::id_index.eq(&id_index),
+            applicants::id_number.eq(sealer.seal_str(a.id_number, &context(&id_index, "id"))),
+            applicants::password_hash.eq(a.password_hash),
+            // 实名状态: the phone is proven by the SMS code; the name and number are as declared
+            // until checked against the identity source (统一身份认证 or a counter check).
+            applicants::real_name.eq("declared"),
+            applicants::failed_logins.eq(0),
+            applicants::created_at.eq(now),
+        ))
+        .returning(applicants::id)
+        .get_result(conn)
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                ErrorCode::AccountExists
+            }
+            _ => ErrorCode::Internal,
+        })
+}
+
+/// How a sign-in went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    Ok(i64),
+    BadCredentials,
+    Locked,
+}
+
+/// Check phone and password (argon2 outside any write), then record the outcome in `write`.
+pub fn check_password(
+    db: &crate::db::Db,
+    sealer: &Sealer,
+    phone: &str,
+    password: &str,
+    now: NaiveDateTime,
+) -> Result<SignIn, crate::db::DbError> {
+    let index = phone_index(sealer, phone);
+    let row: Option<(i64, String, Option<NaiveDateTime>)> = {
+        let mut conn = db.conn()?;
+        applicants::table
+            .filter(applicants::phone_index.eq(&index))
+            .select((applicants::id, applicants::password_hash, applicants::locked_until))
+            .first(&mut conn)
+            .optional()?
+    };
+    let Some((id, hash, locked_until)) = row else {
+        // The same argon2 work for an unknown phone as for a known one.
+        if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
+            let _ = argon2::PasswordHasher::hash_password(&Argon2::default(), password.as_bytes(), &salt);
+        }
+        return Ok(SignIn::BadCredentials);
+    };
+    if locked_until.is_some_and(|t| t > now) {
+        return Ok(SignIn::Locked);
+    }
+    let good =
+        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+    db.write(|conn| {
+        let target = applicants::table.filter(applicants::id.eq(id));
+        if good {
+            diesel::update(target)
+                .set((applicants::failed_logins.eq(0), applicants::locked_until.eq(None::<NaiveDateTime>)))
+                .execute(conn)?;
+            return Ok(SignIn::Ok(id));
+        }
+        let failed: i32 = target.select(applicants::failed_logins).first(conn)?;
+        let failed = failed + 1;
+        let lock = (failed >= MAX_FAILED_LOGINS).then(|| now + Duration::minutes(LOCK_MINUTES));
+        diesel::update(target)
+            .set((
+                applicants::failed_logins.eq(if lock.is_some() { 0 } else { failed }),
+                applicants::locked_until.eq(lock),
+            ))
+            .execute(conn)?;
+        Ok(if lock.is_some() { SignIn::Locked } else { SignIn::BadCredentials })
+    })
+}
+
+/// Open a session; the bearer token.
+pub fn open_session(conn: &mut AnyConnection, applicant_id: i64, now: NaiveDateTime) -> QueryResult<String> {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let token = hex::encode(raw);
+    diesel::insert_into(applicant_sessions::table)
+        .values((
+            applicant_sessions::token_hash.eq(sm3_hex(token.as_bytes())),
+            applicant_sessions::applicant_id.eq(applicant_id),
+            applicant_sessions::expires_at.eq(now + Duration::minutes(SESSION_MINUTES)),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+/// The applicant of a live session.
+pub fn session(conn: &mut AnyConnection, token: &str, now: NaiveDateTime) -> QueryResult<Option<i64>> {
+    let row: Option<(i64, NaiveDateTime)> = applicant_sessions::table
+        .filter(applicant_sessions::token_hash.eq(sm3_hex(token.as_bytes())))
+        .select((applicant_sessions::applicant_id, applicant_sessions::expires_at))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(id, exp)| (exp > now).then_some(id)))
+}
+
+/// An account as stored, opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub id: i64,
+    pub phone: String,
+    pub kind: String,
+    pub name: String,
+    pub id_type: String,
+    pub id_number: String,
+    pub real_name: String,
+}
+
+pub fn profile(conn: &mut AnyConnection, sealer: &Sealer, id: i64) -> Result<Option<Profile>, crate::db::DbError> {
+    type Row = (String, String, String, String, String, String, String);
+    let row: Option<Row> = applicants::table
+        .filter(applicants::id.eq(id))
+        .select((
+            applicants::phone,
+            applicants::kind,
+            applicants::name,
+            applicants::id_type,
+            applicants::id_index,
+            applicants::id_number,
+            applicants::real_name,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((phone, kind, name, id_type, id_index, id_number, real_name)) = row else { return Ok(None) };
+    let open = |sealed: &str, field: &str| {
+        sealer.open_str(sealed, &context(&id_index, field)).map_err(|e| crate::db::DbError::Pool(e.to_string()))
+    };
+    Ok(Some(Profile {
+        id,
+        phone: open(&phone, "phone")?,
+        kind,
+        name: open(&name, "name")?,
+        id_type,
+        id_number: open(&id_number, "id")?,
+        real_name,
+    }))
+}
