@@ -62,6 +62,7 @@ fn base(node: &str, mode: Mode, division: &str, dir: &Path, port: u16) -> anyhow
         },
         tls: TlsSettings::default(),
         sms: crate::settings::SmsSettings::default(),
+        identity: crate::settings::IdentitySettings::default(),
         log: LogSettings { filter: "info".into(), json: false },
         parent: None,
         children: vec![],

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod documents;
 pub mod domain;
 pub mod http;
+pub mod identity;
 pub mod keys;
 pub mod log_watch;
 pub mod navigation;

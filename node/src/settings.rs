@@ -30,6 +30,8 @@ pub struct Settings {
     #[serde(default)]
     pub sms: SmsSettings,
     #[serde(default)]
+    pub identity: IdentitySettings,
+    #[serde(default)]
     pub parent: Option<PeerSettings>,
     #[serde(default)]
     pub children: Vec<PeerSettings>,
@@ -134,6 +136,18 @@ impl Default for TlsSettings {
     fn default() -> Self {
         Self { cert_file: None, key_file: None, peer_ca_file: None, reload_secs: default_reload_secs() }
     }
+}
+
+/// The integrated government service platform's unified identity authentication (统一身份认证).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettings {
+    /// Base URL of the platform (`{url}/login`, `{url}/validate`); empty: not connected.
+    #[serde(default)]
+    pub provider_url: String,
+    /// The platform's answer time limit, milliseconds (0: 3000).
+    #[serde(default)]
+    pub timeout_ms: u64,
 }
 
 /// The SMS gateway that sends applicants their verification codes (短信验证码).

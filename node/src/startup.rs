@@ -132,6 +132,19 @@ impl Application {
             limiter: crate::http::limits::RateLimiter::new(settings.http.rate_limits),
             sms: crate::sms::SmsGateway::from_settings(&settings.sms, settings.resolve(&settings.sms.file))
                 .map_err(anyhow::Error::msg)?,
+            identity: match settings.identity.provider_url.as_str() {
+                "" => None,
+                url => Some(
+                    crate::identity::IdentityProvider::new(
+                        url,
+                        std::time::Duration::from_millis(match settings.identity.timeout_ms {
+                            0 => 3000,
+                            ms => ms,
+                        }),
+                    )
+                    .map_err(anyhow::Error::msg)?,
+                ),
+            },
             tlog: Default::default(),
             sth_cache: Default::default(),
             settings,

@@ -35,6 +35,8 @@ pub struct AppState {
     pub limiter: crate::http::limits::RateLimiter,
     /// Carries applicants' SMS codes.
     pub sms: crate::sms::SmsGateway,
+    /// The unified identity authentication platform, when connected.
+    pub identity: Option<crate::identity::IdentityProvider>,
     /// The transparency log's tree, caught up from the database on demand.
     pub tlog: std::sync::Mutex<federation::merkle::MemoryLog>,
     /// The last signed tree head and when it was signed: answers reuse it while the log has not

@@ -89,6 +89,8 @@ error_codes! {
     TokenInvalid = 401, "导航令牌无效或被篡改";
     TokenExpired = 401, "导航令牌已过期";
     TokenReplayed = 409, "导航令牌已被使用";
+    IdentityTicketInvalid = 401, "统一身份认证票据无效、已使用或已过期，请重新登录";
+    IdentityUnavailable = 503, "统一身份认证平台暂时不可用，请稍后再试或使用手机号登录";
     PayloadTooLarge = 413, "请求体过大";
     RateLimited = 429, "请求过于频繁，请稍后再试";
     UpstreamUnavailable = 503, "下级节点暂时无法访问";

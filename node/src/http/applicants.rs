@@ -194,3 +194,67 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
     Ok(HttpResponse::Ok().json(me_view(&state, id).await?))
 }
+
+/// `GET /sso/login`: to the unified identity platform's login, coming back to `/sso/callback`.
+pub async fn sso_login(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let provider = state
+        .identity
+        .as_ref()
+        .ok_or_else(|| ApiError::with_message(ErrorCode::NotFound, "本节点未接入统一身份认证"))?;
+    let service = format!("{}/sso/callback", state.public_url);
+    Ok(HttpResponse::Found().insert_header(("location", provider.login_url(&service))).finish())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct TicketQuery {
+    pub ticket: Option<String>,
+}
+
+/// `GET /sso/callback?ticket=`: redeem the platform's ticket and open an applicant session (the
+/// account found by ID number, or made, and marked 实名 verified).
+pub async fn sso_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<TicketQuery>,
+) -> Result<HttpResponse, ApiError> {
+    state.limiter.check(client_ip(&req), Class::Login)?;
+    let provider = state
+        .identity
+        .as_ref()
+        .ok_or_else(|| ApiError::with_message(ErrorCode::NotFound, "本节点未接入统一身份认证"))?;
+    let ticket = query.ticket.as_deref().filter(|t| !t.is_empty() && t.len() <= 256);
+    let Some(ticket) = ticket else { return Err(ApiError::new(ErrorCode::IdentityTicketInvalid)) };
+    let service = format!("{}/sso/callback", state.public_url);
+    let who = match provider.validate(ticket, &service).await {
+        Ok(who) => who,
+        Err(e) => {
+            let code = match e {
+                crate::identity::IdentityError::InvalidTicket => ErrorCode::IdentityTicketInvalid,
+                _ => ErrorCode::IdentityUnavailable,
+            };
+            tracing::warn!(error = %e, "unified identity sign-in failed");
+            record(&state, &req, "sso", "sso_login", Some(code)).await;
+            return Err(ApiError::with_message(code, format!("{}（{e}）", code.message_zh())));
+        }
+    };
+    let (db, sealer) = (state.db.clone(), state.sealer.clone());
+    let outcome = blocking(move || {
+        db.write(|conn| {
+            Ok(match store::sign_in_verified(conn, &sealer, &who, now()) {
+                Ok(id) => Ok((id, store::open_session(conn, id, now())?)),
+                Err(code) => Err(code),
+            })
+        })
+    })
+    .await?;
+    match outcome {
+        Ok((id, token)) => {
+            record(&state, &req, &format!("applicant:{id}"), "sso_login", None).await;
+            Ok(HttpResponse::Ok().json(ApplicantSession { token, expires_in_secs: store::SESSION_MINUTES * 60 }))
+        }
+        Err(code) => {
+            record(&state, &req, "sso", "sso_login", Some(code)).await;
+            Err(ApiError::new(code))
+        }
+    }
+}

@@ -38,6 +38,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/notice", web::get().to(pages::notice))
         .route("/static/site.css", web::get().to(pages::stylesheet))
         .route("/navigate", web::get().to(navigate::navigate))
+        .route("/sso/login", web::get().to(applicants::sso_login))
+        .route("/sso/callback", web::get().to(applicants::sso_callback))
         .service(
             web::scope("/api/v1")
                 .route("/node", web::get().to(node::node_info))
