@@ -108,11 +108,26 @@ impl AppState {
     /// Catch the in-memory tree up with committed leaves and sign its head (or reuse the last
     /// signed head, if the tree is unchanged and it is fresh).
     pub fn tree_head(&self) -> Result<(federation::merkle::SignedTreeHead, u64), String> {
-        let mut conn = self.db.conn().map_err(|e| e.to_string())?;
-        let mut log = self.tlog.lock().unwrap_or_else(|p| p.into_inner());
-        let from = log.len() as i64;
-        let new = crate::store::tlog::leaves_from(&mut conn, from).map_err(|e| e.to_string())?;
-        log.extend_leaf_hashes(new);
+        self.tree_head_after(None)
+    }
+
+    /// [`Self::tree_head`] for a caller that has just read from the database how many leaves are
+    /// committed (`committed`): when the in-memory tree already holds that many, the catch-up
+    /// read would find nothing, and is skipped.
+    fn tree_head_after(&self, committed: Option<u64>) -> Result<(federation::merkle::SignedTreeHead, u64), String> {
+        let lock = || self.tlog.lock().unwrap_or_else(|p| p.into_inner());
+        // A pooled connection is taken before the tree's lock, never while holding it.
+        let mut conn = match committed {
+            Some(n) if n <= lock().len() => None,
+            _ => Some(self.db.conn().map_err(|e| e.to_string())?),
+        };
+        let mut log = lock();
+        if let Some(conn) = conn.as_mut() {
+            let from = log.len() as i64;
+            let new = crate::store::tlog::leaves_from(conn, from).map_err(|e| e.to_string())?;
+            log.extend_leaf_hashes(new);
+        }
+        drop(conn);
         let size = log.len();
         let mut cache = self.sth_cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((sth, at)) = cache.as_ref()
@@ -138,14 +153,16 @@ impl AppState {
         log.consistency_proof(from, to).map(Some).map_err(|e| e.to_string())
     }
 
-    /// The inclusion proof of a certificate's leaf, with a fresh signed tree head.
-    pub fn transparency_proof(&self, certificate_id: &str) -> Result<Option<schemas::api::TransparencyProof>, String> {
-        let leaf = {
-            let mut conn = self.db.conn().map_err(|e| e.to_string())?;
-            crate::store::tlog::certificate_leaf(&mut conn, certificate_id).map_err(|e| e.to_string())?
-        };
+    /// The inclusion proof of a certificate's leaf (index and entry, as read from the database
+    /// together with `committed`, the number of leaves committed then), with a fresh signed tree
+    /// head.
+    pub fn transparency_proof(
+        &self,
+        leaf: Option<(i64, String)>,
+        committed: i64,
+    ) -> Result<Option<schemas::api::TransparencyProof>, String> {
         let Some((index, entry)) = leaf else { return Ok(None) };
-        let (sth, size) = self.tree_head()?;
+        let (sth, size) = self.tree_head_after(u64::try_from(committed).ok())?;
         if index as u64 >= size {
             return Ok(None);
         }
