@@ -311,6 +311,9 @@ pub struct MemoryLog {
     levels: Vec<Vec<Hash>>,
     /// 0 means the default (1).
     min_cached_level: u32,
+    /// The root of all `leaves`, once [`MemoryLog::current_root_memo`] computed it; cleared by
+    /// every append.
+    root_memo: Option<Hash>,
 }
 
 impl std::fmt::Debug for MemoryLog {
@@ -418,6 +421,7 @@ impl MemoryLog {
     pub fn append_leaf_hash(&mut self, hash: Hash) -> u64 {
         let index = self.len();
         self.leaves.push(hash);
+        self.root_memo = None;
         let n = index + 1;
         let min = self.min_cached_level();
         let mut level = min;
@@ -456,6 +460,18 @@ impl MemoryLog {
     /// Root of the whole log.
     pub fn current_root(&self) -> Hash {
         tree_root(self, self.len()).unwrap_or(EMPTY_ROOT)
+    }
+
+    /// [`MemoryLog::current_root`], remembered until the log grows: for a caller that asks again
+    /// and again while the log stands still (a node checks its cached signed tree head against the
+    /// root on every verification answer, and the right edge's O(log n) hashes add up).
+    pub fn current_root_memo(&mut self) -> Hash {
+        if let Some(root) = self.root_memo {
+            return root;
+        }
+        let root = self.current_root();
+        self.root_memo = Some(root);
+        root
     }
 
     /// Inclusion proof of leaf `index` in the tree of size `size` (RFC 9162 §2.1.3.1).
@@ -715,6 +731,20 @@ impl SignedTreeHead {
 mod tests {
     use super::*;
     use crate::crypto::sm3;
+
+    #[test]
+    fn the_remembered_root_follows_appends() {
+        let mut log = MemoryLog::new();
+        assert_eq!(log.current_root_memo(), EMPTY_ROOT);
+        for i in 0u32..37 {
+            log.append(&i.to_be_bytes());
+            let fresh = log.current_root();
+            assert_eq!(log.current_root_memo(), fresh, "size {}", i + 1);
+            assert_eq!(log.current_root_memo(), fresh, "size {}, asked again", i + 1);
+        }
+        log.extend_leaf_hashes([[7u8; 32], [9u8; 32]]);
+        assert_eq!(log.current_root_memo(), log.current_root());
+    }
 
     // ----- Reference implementation: RFC 9162 §2.1 definitions, literally, over raw entries.
 

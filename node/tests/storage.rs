@@ -309,3 +309,54 @@ fn a_panicking_writer_fails_its_batch_and_the_writer_goes_on() {
     assert_eq!(counters::current(&mut c, "320102", "b").unwrap(), 0);
     assert_eq!(counters::current(&mut c, "320102", "c").unwrap(), 1);
 }
+
+#[test]
+fn the_verification_read_gives_the_certificate_its_issue_leaf_and_the_log_length() {
+    use schemas::api::CertificateStatus;
+    use schemas::envelope::CertificateRecord;
+    use schemas::ids::{BusinessNo, CertificateId, PROPERTY_CERTIFICATE_TYPE};
+    for (db, _dir) in backends() {
+        let key = SigningKey::generate();
+        let sealer = Sealer::new(Sm4Key::generate());
+        let division = DivisionCode::parse("320102").unwrap();
+        let record = |serial: &str| {
+            let content = format!("{{\"serial\":\"{serial}\",\"holders\":[\"张三\"]}}");
+            CertificateRecord {
+                id: CertificateId::new(PROPERTY_CERTIFICATE_TYPE, "320102", serial, 1).unwrap(),
+                number: format!("苏(2026)南京市不动产权第{serial}号"),
+                business_no: BusinessNo::new(&division, Utc::now().date_naive(), 1).unwrap(),
+                issuer: division.clone(),
+                issuer_node: NodeId::parse("nj-xuanwu").unwrap(),
+                key_id: key.key_id(),
+                signature: federation::crypto::b64(&key.sign(content.as_bytes())),
+                content,
+                issued_at: Utc::now(),
+            }
+        };
+        let (first, second) = (record("202600000001"), record("202600000002"));
+        let mut conn = db.conn().unwrap();
+        assert!(
+            store::certificates::get_for_verification(&mut conn, &sealer, first.id.as_str()).unwrap().is_none(),
+            "{:?}",
+            db.backend()
+        );
+        // Leaves: 0 = first issued, 1 = second issued, 2 = first voided.
+        db.write(|c| {
+            store::certificates::insert_record(c, &sealer, &first)?;
+            store::certificates::insert_record(c, &sealer, &second)?;
+            store::certificates::set_status(c, first.id.as_str(), CertificateStatus::Void, "测试")
+                .map_err(bdc_node::db::DbError::from)
+        })
+        .unwrap();
+        for (record, index) in [(&first, 0), (&second, 1)] {
+            let found =
+                store::certificates::get_for_verification(&mut conn, &sealer, record.id.as_str()).unwrap().unwrap();
+            let row = store::certificates::get(&mut conn, &sealer, record.id.as_str()).unwrap().unwrap();
+            assert_eq!(format!("{:?}", found.row), format!("{row:?}"), "{:?}", db.backend());
+            assert_eq!(found.row.content, record.content);
+            let entry = store::tlog::certificate_entry(record.id.as_str(), &record.content, &record.signature);
+            assert_eq!(found.leaf, Some((index, entry)), "{:?}", db.backend());
+            assert_eq!(found.log_end, 3, "{:?}", db.backend());
+        }
+    }
+}

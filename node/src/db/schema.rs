@@ -250,6 +250,10 @@ diesel::table! {
     }
 }
 
+// A verification reads a certificate and its log leaf in one statement
+// (`store::certificates::get_for_verification`).
+diesel::allow_tables_to_appear_in_same_query!(certificates, tlog);
+
 diesel::table! {
     register_rights (id) {
         id -> BigInt,

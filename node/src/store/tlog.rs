@@ -54,13 +54,3 @@ pub fn leaves_from(conn: &mut AnyConnection, from: i64) -> QueryResult<Vec<Hash>
     }
     Ok(out)
 }
-
-/// The leaf recording a certificate's issue (its first leaf).
-pub fn certificate_leaf(conn: &mut AnyConnection, certificate_id: &str) -> QueryResult<Option<(i64, String)>> {
-    tlog::table
-        .filter(tlog::certificate_id.eq(certificate_id))
-        .order(tlog::idx.asc())
-        .select((tlog::idx, tlog::entry))
-        .first(conn)
-        .optional()
-}
