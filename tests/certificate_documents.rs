@@ -70,7 +70,9 @@ async fn the_holder_and_a_bank_open_the_certificate_documents_with_independent_t
     }
     let (status, verify) = fetch(&fed, NATION, &format!("{base}/verify")).await;
     assert_eq!(status, 200);
-    assert!(!String::from_utf8_lossy(&verify).contains("张三"), "the public answer names no one");
+    let verify = String::from_utf8_lossy(&verify).into_owned();
+    assert!(!verify.contains("张三"), "the public answer names no one");
+    assert!(!verify.contains(&code), "nor gives the code away");
 
     // No dot in the directory's path: easyofd unpacks next to the file, at the path cut at its
     // first dot.

@@ -24,13 +24,22 @@ fn ticket_path(url: &str, base: &str) -> String {
 async fn a_login_at_the_national_portal_carries_down_to_the_county() {
     let idp = simulator::start(
         "127.0.0.1:0",
-        vec![SimUser {
-            username: "zhangsan".into(),
-            password: "idp-pass-1".into(),
-            name: "张三".into(),
-            id_number: "110101199003074477".into(),
-            phone: "13812341234".into(),
-        }],
+        vec![
+            SimUser {
+                username: "zhangsan".into(),
+                password: "idp-pass-1".into(),
+                name: "张三".into(),
+                id_number: "110101199003074477".into(),
+                phone: "13812341234".into(),
+            },
+            SimUser {
+                username: "lisi".into(),
+                password: "idp-pass-2".into(),
+                name: "李四".into(),
+                id_number: "11010519491231002X".into(),
+                phone: "13700000002".into(),
+            },
+        ],
     )
     .unwrap();
     let url = idp.url.clone();
@@ -116,6 +125,50 @@ async fn a_login_at_the_national_portal_carries_down_to_the_county() {
     assert_eq!(status, 200);
     assert_eq!(me["id"], declared["id"], "the same account as the SMS sign-up");
     assert_eq!(me["real_name"], "verified", "now 实名 verified by the platform");
+
+    // Someone declared 李四's ID number with their own phone before 李四 ever came. When 李四
+    // signs in through the platform, he takes the account over: his phone, no password, the
+    // squatter's session ended.
+    let (status, _) =
+        fed.post(XUANWU, "/api/v1/applicants/sms-code", &json!({"phone": "13600000009", "purpose": "sign_up"})).await;
+    assert_eq!(status, 202);
+    let sink = std::fs::read_to_string(fed.data_dir(XUANWU).join("sms-outbox.txt")).unwrap();
+    let line = sink.lines().rev().find(|l| l.contains("13600000009")).unwrap();
+    let at = line.find("验证码为").unwrap() + "验证码为".len();
+    let squat = json!({"phone": "13600000009", "code": &line[at..at + 6], "password": "squat-pass-1", "kind": "person",
+        "name": "李四", "id_number": "11010519491231002X"});
+    let (status, squatted) = fed.post(XUANWU, "/api/v1/applicants", &squat).await;
+    assert_eq!(status, 201, "{squatted}");
+    let (_, squatter) = fed
+        .post(XUANWU, "/api/v1/applicants/login", &json!({"phone": "13600000009", "password": "squat-pass-1"}))
+        .await;
+    let squatter = squatter["token"].as_str().unwrap().to_owned();
+    let county_service = format!("{}/sso/callback", fed.url(XUANWU));
+    let lisi = serde_urlencoded::to_string([
+        ("username", "lisi"),
+        ("password", "idp-pass-2"),
+        ("service", county_service.as_str()),
+    ])
+    .unwrap();
+    let r = browser
+        .post(format!("{url}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(lisi)
+        .send()
+        .await
+        .unwrap();
+    let r = browser.get(location(&r)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let session: Value = r.json().await.unwrap();
+    let (_, me) = fed.get_as(XUANWU, session["token"].as_str().unwrap(), "/api/v1/applicants/me").await;
+    assert_eq!(me["id"], squatted["id"]);
+    assert_eq!((me["phone"].as_str(), me["real_name"].as_str()), (Some("137****0002"), Some("verified")));
+    let (status, _) = fed.get_as(XUANWU, &squatter, "/api/v1/applicants/me").await;
+    assert_eq!(status, 401, "the squatter's session is ended");
+    let (status, _) = fed
+        .post(XUANWU, "/api/v1/applicants/login", &json!({"phone": "13600000009", "password": "squat-pass-1"}))
+        .await;
+    assert_eq!(status, 401, "and the squatter's password no longer opens it");
 
     // The platform failing, answering nonsense, or not answering: 503, no session.
     for mode in ["fail", "garbage", "slow"] {

@@ -68,9 +68,14 @@ impl IdentityProvider {
         if answer.status().is_server_error() {
             return Err(IdentityError::Unreachable);
         }
+        if !answer.status().is_success() {
+            return Err(IdentityError::BadAnswer);
+        }
         let body: serde_json::Value = answer.json().await.map_err(|_| IdentityError::BadAnswer)?;
-        if body.get("ok") == Some(&serde_json::Value::Bool(false)) {
-            return Err(IdentityError::InvalidTicket);
+        match body.get("ok") {
+            Some(serde_json::Value::Bool(true)) => {}
+            Some(serde_json::Value::Bool(false)) => return Err(IdentityError::InvalidTicket),
+            _ => return Err(IdentityError::BadAnswer),
         }
         let user = body.get("user").ok_or(IdentityError::BadAnswer)?;
         let field = |k: &str| user.get(k).and_then(|v| v.as_str()).map(str::trim).unwrap_or_default().to_owned();

@@ -117,6 +117,22 @@ impl Application {
         let me = settings.node_id.clone();
         let client = PeerClient::new(me.clone(), Arc::clone(&key), http);
         let wakers = directory.all().map(|p| (p.node_id.clone(), Arc::new(Notify::new()))).collect();
+        if settings.sms.gateway == "file" {
+            tracing::warn!(
+                file = %settings.resolve(&settings.sms.file).display(),
+                "SMS codes go to a development file sink, in clear: set [sms] gateway = \"http\" in production"
+            );
+        }
+        for (what, url) in [("sms.url", &settings.sms.url), ("identity.provider_url", &settings.identity.provider_url)]
+        {
+            let loopback = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
+            if url.starts_with("http://") && !loopback {
+                tracing::warn!(
+                    setting = what,
+                    "plain HTTP to an outside service carries personal data unencrypted: use https://"
+                );
+            }
+        }
         let state = web::Data::new(AppState {
             me,
             db,

@@ -176,7 +176,7 @@ impl AppState {
         let log = self.tlog.lock().unwrap_or_else(|p| p.into_inner());
         let path = log.inclusion_proof(index as u64, sth.head.size).map_err(|e| e.to_string())?;
         Ok(Some(schemas::api::TransparencyProof {
-            entry,
+            leaf_hash: hash_hex(&federation::merkle::leaf_hash(entry.as_bytes())),
             leaf_index: index as u64,
             audit_path: path.iter().map(hash_hex).collect(),
             tree_head: sth_view(&sth),

@@ -410,8 +410,11 @@ pub struct ChildLogView {
 /// Inclusion of a certificate's leaf in the answering node's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TransparencyProof {
-    /// The leaf bytes: `bdc-tlog-v1|certificate|{id}|{SM3 hex of the signed content}|{signature}`.
-    pub entry: String,
+    /// The leaf's hash (RFC 9162 `SM3(0x00 ‖ entry)`, hex). The entry itself,
+    /// `bdc-tlog-v1|certificate|{id}|{SM3 hex of the signed content}|{signature}`, is not
+    /// published: it holds the signature, from which the certificate's 查验码 derives. Whoever holds
+    /// the certificate (the package) recomputes the entry and checks that it hashes to this.
+    pub leaf_hash: String,
     pub leaf_index: u64,
     /// RFC 9162 inclusion path, hex, from the leaf upward.
     pub audit_path: Vec<String>,

@@ -51,6 +51,7 @@ error_codes! {
     InvalidCertificateId = 400, "电子证照标识无效（GB/T 36904）";
     InvalidCertificateNumber = 400, "不动产权证书号格式错误";
     PackageInvalid = 422, "电子证照文件无效";
+    DocumentTooLong = 422, "证照内容超过一页版面，请使用打印版网页";
     AccessCodeInvalid = 403, "查验码缺失或不正确：证照内容只向持有查验码（证照二维码或办理进度中提供）者提供";
     InvalidNodeId = 400, "节点标识格式错误";
     InvalidField = 400, "字段取值无效";

@@ -136,23 +136,30 @@ impl Qr {
 }
 
 /// Lay a sheet out on one A4 page: title, number, the ruled table, the footer and the QR code.
-pub fn layout(sheet: &Sheet) -> Page {
+/// A long sheet (many co-owners) is set smaller, down to half size; `None` if even that does not
+/// fit — a certificate must never drop a line it should print.
+pub fn layout(sheet: &Sheet) -> Option<Page> {
+    [1.0, 0.85, 0.7, 0.5].into_iter().find_map(|scale| layout_at(sheet, scale))
+}
+
+fn layout_at(sheet: &Sheet, scale: f32) -> Option<Page> {
+    let (body, line, pad) = (BODY * scale, LINE * scale, PAD * scale);
     let mut texts = vec![centred(&sheet.title, 32.0, 9.0, false), centred(&sheet.number, 44.0, 4.6, false)];
     let mut rules = vec![];
     let mut y = 52.0;
     rules.push(Rule { x1: LEFT, y1: y, x2: RIGHT, y2: y });
-    let value_x = LEFT + LABEL_W + PAD;
-    let value_w = RIGHT - value_x - PAD;
+    let value_x = LEFT + LABEL_W + pad;
+    let value_w = RIGHT - value_x - pad;
     for (label, value) in &sheet.rows {
-        let lines = wrap(value, BODY, value_w);
-        let label_lines = wrap(label, BODY, LABEL_W - 2.0 * PAD);
+        let lines = wrap(value, body, value_w);
+        let label_lines = wrap(label, body, LABEL_W - 2.0 * pad);
         let n = lines.len().max(label_lines.len()) as f32;
-        let h = n * LINE + PAD;
+        let h = n * line + pad;
         for (i, l) in label_lines.iter().enumerate() {
             texts.push(Text {
-                x: LEFT + PAD,
-                baseline: y + PAD + BODY + i as f32 * LINE,
-                size: BODY,
+                x: LEFT + pad,
+                baseline: y + pad + body + i as f32 * line,
+                size: body,
                 text: l.clone(),
                 red: false,
             });
@@ -160,8 +167,8 @@ pub fn layout(sheet: &Sheet) -> Page {
         for (i, l) in lines.iter().enumerate() {
             texts.push(Text {
                 x: value_x,
-                baseline: y + PAD + BODY + i as f32 * LINE,
-                size: BODY,
+                baseline: y + pad + body + i as f32 * line,
+                size: body,
                 text: l.clone(),
                 red: false,
             });
@@ -172,11 +179,11 @@ pub fn layout(sheet: &Sheet) -> Page {
     rules.push(Rule { x1: LEFT, y1: 52.0, x2: LEFT, y2: y });
     rules.push(Rule { x1: LEFT + LABEL_W, y1: 52.0, x2: LEFT + LABEL_W, y2: y });
     rules.push(Rule { x1: RIGHT, y1: 52.0, x2: RIGHT, y2: y });
-    // Footer on the left, QR code on the right.
+    // Footer on the left, QR code on the right, both below the table.
     let qr_side = 34.0;
     let qr_x = RIGHT - qr_side;
     let mut fy = y + 10.0;
-    let qr_y = (y + 6.0).min(PAGE_H - qr_side - 10.0);
+    let qr_y = y + 6.0;
     let footer_w = qr_x - LEFT - 6.0;
     if let Some(warning) = &sheet.warning {
         for l in wrap(warning, 4.6, RIGHT - LEFT) {
@@ -184,14 +191,18 @@ pub fn layout(sheet: &Sheet) -> Page {
             fy += 6.5;
         }
     }
-    for line in &sheet.footer {
-        for l in wrap(line, 3.3, footer_w) {
+    for footer in &sheet.footer {
+        for l in wrap(footer, 3.3, footer_w) {
             texts.push(Text { x: LEFT, baseline: fy, size: 3.3, text: l, red: false });
             fy += 5.0;
         }
     }
+    let bottom = PAGE_H - 12.0;
+    if fy > bottom || qr_y + qr_side > bottom {
+        return None;
+    }
     let qr = qr(&sheet.verify_url, qr_x, qr_y, qr_side);
-    Page { texts, rules, qr }
+    Some(Page { texts, rules, qr })
 }
 
 #[cfg(test)]
@@ -215,7 +226,7 @@ mod tests {
     #[test]
     fn the_page_holds_every_row_inside_the_margins() {
         let s = sheet(&content(), CertificateStatus::Valid, "", "https://bdc.example.cn", "0123456789ABCDEF");
-        let page = layout(&s);
+        let page = layout(&s).expect("fits");
         for (label, _) in &s.rows {
             assert!(page.texts.iter().any(|t| &t.text == label), "{label} missing");
         }
@@ -227,5 +238,19 @@ mod tests {
         assert!(qr.x + qr.module * qr.modules as f32 <= RIGHT + 0.01);
         assert!(qr.y + qr.module * qr.modules as f32 <= PAGE_H);
         assert!(!qr.runs.is_empty());
+    }
+
+    #[test]
+    fn many_co_owners_are_set_smaller_and_too_many_are_refused_not_cut() {
+        let mut c = content();
+        c.holders = (0..30).map(|i| format!("共有人{i:02}号张三李四王五")).collect();
+        let s = sheet(&c, CertificateStatus::Valid, "", "https://bdc.example.cn", "0123456789ABCDEF");
+        let page = layout(&s).expect("30 co-owners fit when set smaller");
+        let printed: String = page.texts.iter().map(|t| t.text.as_str()).collect();
+        assert!(printed.contains("共有人29号"), "every holder is printed");
+        assert!(page.texts.iter().all(|t| t.baseline < PAGE_H - 10.0));
+        c.holders = (0..400).map(|i| format!("共有人{i:03}号张三李四王五赵六钱七孙八")).collect();
+        let s = sheet(&c, CertificateStatus::Valid, "", "https://bdc.example.cn", "0123456789ABCDEF");
+        assert!(layout(&s).is_none(), "a sheet that cannot fit is refused");
     }
 }

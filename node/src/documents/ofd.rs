@@ -90,7 +90,7 @@ fn page_xml(page: &Page) -> (String, u32) {
 /// The certificate as OFD bytes. Deterministic: the same sheet gives the same file (the zip
 /// entries carry a fixed time).
 pub fn render(sheet: &Sheet, issued_on: chrono::NaiveDate, issuer: &str) -> Result<Vec<u8>, String> {
-    let page = layout(sheet);
+    let page = layout(sheet).ok_or_else(super::pdf::too_long)?;
     let (content, max_id) = page_xml(&page);
     let doc_id = hex::encode(&sm3_digest(sheet.id.as_bytes())[..16]);
     let ofd = format!(

@@ -65,10 +65,11 @@ fn content_stream(page: &Page) -> Vec<u8> {
     c.finish().to_vec()
 }
 
-/// The certificate as PDF bytes. Deterministic: the same sheet gives the same file.
-pub fn render(sheet: &Sheet, issued_on: chrono::NaiveDate) -> Vec<u8> {
+/// The certificate as PDF bytes. Deterministic: the same sheet gives the same file. `Err` when
+/// the sheet does not fit one page.
+pub fn render(sheet: &Sheet, issued_on: chrono::NaiveDate) -> Result<Vec<u8>, String> {
     use chrono::Datelike;
-    let page = layout(sheet);
+    let page = layout(sheet).ok_or_else(too_long)?;
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
     let page_id = Ref::new(3);
@@ -151,7 +152,12 @@ pub fn render(sheet: &Sheet, issued_on: chrono::NaiveDate) -> Vec<u8> {
         );
         i.finish();
     }
-    pdf.finish()
+    Ok(pdf.finish())
+}
+
+/// Why a document cannot be made.
+pub fn too_long() -> String {
+    "证照内容超过一页版面（共有人过多），请使用打印版网页".to_owned()
 }
 
 #[cfg(test)]
@@ -166,7 +172,7 @@ mod tests {
     fn the_pdf_is_one_page_with_the_font_the_text_and_the_link() {
         let c = content();
         let s = sheet(&c, CertificateStatus::Valid, "", "https://bdc.example.cn", "0123456789ABCDEF");
-        let bytes = render(&s, c.issued_on);
+        let bytes = render(&s, c.issued_on).expect("pdf");
         assert!(bytes.starts_with(b"%PDF-"));
         assert!(bytes.ends_with(b"%%EOF") || bytes.ends_with(b"%%EOF\n"));
         if let Ok(dir) = std::env::var("BDC_DUMP_DOCUMENTS") {
@@ -175,7 +181,7 @@ mod tests {
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("/STSong-Light") && text.contains("/UniGB-UTF16-H") && text.contains("/ToUnicode"));
         assert!(text.contains(&s.verify_url), "the QR code links to the verification page");
-        assert_eq!(render(&s, c.issued_on), bytes, "deterministic");
+        assert_eq!(render(&s, c.issued_on).expect("pdf"), bytes, "deterministic");
         // 张 is U+5F20: its UTF-16BE code is in a text string of the content stream.
         assert!(text.lines().any(|l| l.ends_with("> Tj") && l.contains("5F20")));
     }

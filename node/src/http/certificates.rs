@@ -120,6 +120,9 @@ pub async fn package_verification(
     if recorded.content != package.content {
         return Err(invalid("文件内容与登记机构的记录不一致".into()));
     }
+    if recorded.signature != package.signature {
+        return Err(invalid("文件中的签名与登记机构记录的签名不一致".into()));
+    }
     verification(state, package.id.to_string()).await
 }
 

@@ -22,6 +22,12 @@ fn sheet_of(state: &AppState, row: &CertificateRow, code: &str) -> Result<(Certi
     Ok((content, sheet))
 }
 
+/// A document that cannot be made (the sheet does not fit a page): 422, the printable page still
+/// serves.
+fn too_long(why: String) -> ApiError {
+    ApiError::with_message(ErrorCode::DocumentTooLong, why)
+}
+
 fn attachment(content_type: &str, name: &str, body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
@@ -50,7 +56,8 @@ pub async fn pdf_document(
     query: web::Query<CodeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, content, sheet) = row_and_sheet(&req, &state, path.into_inner(), query.code.as_deref()).await?;
-    Ok(attachment("application/pdf", "certificate.pdf", pdf::render(&sheet, content.issued_on)))
+    let bytes = pdf::render(&sheet, content.issued_on).map_err(too_long)?;
+    Ok(attachment("application/pdf", "certificate.pdf", bytes))
 }
 
 /// `GET /api/v1/certificates/{id}/certificate.ofd?code=`
@@ -61,7 +68,7 @@ pub async fn ofd_document(
     query: web::Query<CodeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, content, sheet) = row_and_sheet(&req, &state, path.into_inner(), query.code.as_deref()).await?;
-    let bytes = ofd::render(&sheet, content.issued_on, &content.issuer_name).map_err(ApiError::internal)?;
+    let bytes = ofd::render(&sheet, content.issued_on, &content.issuer_name).map_err(too_long)?;
     Ok(attachment("application/ofd", "certificate.ofd", bytes))
 }
 
@@ -94,8 +101,8 @@ pub async fn package_zip(
     let der = federation::crypto::unb64(&row.signature).map_err(|e| ApiError::internal(e.to_string()))?;
     let entries: Vec<(&str, Vec<u8>)> = vec![
         ("README.txt", README.as_bytes().to_vec()),
-        ("certificate.pdf", pdf::render(&sheet, content.issued_on)),
-        ("certificate.ofd", ofd::render(&sheet, content.issued_on, &content.issuer_name).map_err(ApiError::internal)?),
+        ("certificate.pdf", pdf::render(&sheet, content.issued_on).map_err(too_long)?),
+        ("certificate.ofd", ofd::render(&sheet, content.issued_on, &content.issuer_name).map_err(too_long)?),
         (
             crate::domain::certificate_package::PACKAGE_ENTRY,
             serde_json::to_vec_pretty(&package).map_err(|e| ApiError::internal(e.to_string()))?,

@@ -86,18 +86,19 @@ pub fn take_code(
     let target = || {
         sms_codes::table.filter(sms_codes::phone_index.eq(phone_index)).filter(sms_codes::purpose.eq(purpose.as_str()))
     };
-    let row: Option<(String, i32, NaiveDateTime)> =
-        target().select((sms_codes::code_hash, sms_codes::attempts, sms_codes::expires_at)).first(conn).optional()?;
-    let Some((hash, attempts, expires_at)) = row else { return Ok(false) };
-    if now >= expires_at || attempts >= MAX_CODE_ATTEMPTS {
-        diesel::delete(target()).execute(conn)?;
-        return Ok(false);
-    }
-    if hash == code_hash(phone_index, purpose, code.trim()) {
-        diesel::delete(target()).execute(conn)?;
+    // Each step is one conditional statement, so two requests at once cannot both redeem a code,
+    // nor count one wrong try between them (PostgreSQL locks the row for the statement).
+    let redeemed = diesel::delete(
+        target()
+            .filter(sms_codes::code_hash.eq(code_hash(phone_index, purpose, code.trim())))
+            .filter(sms_codes::attempts.lt(MAX_CODE_ATTEMPTS))
+            .filter(sms_codes::expires_at.gt(now)),
+    )
+    .execute(conn)?;
+    if redeemed == 1 {
         return Ok(true);
     }
-    diesel::update(target()).set(sms_codes::attempts.eq(attempts + 1)).execute(conn)?;
+    diesel::update(target()).set(sms_codes::attempts.eq(sms_codes::attempts + 1)).execute(conn)?;
     Ok(false)
 }
 
@@ -176,10 +177,40 @@ pub fn sign_in_verified(
         .optional()
         .map_err(|_| ErrorCode::Internal)?;
     if let Some(id) = existing {
-        diesel::update(applicants::table.filter(applicants::id.eq(id)))
-            .set(applicants::real_name.eq("verified"))
-            .execute(conn)
-            .map_err(|_| ErrorCode::Internal)?;
+        // An account made by phone sign-up only declared this ID number. Unless its phone and
+        // name are the ones the platform knows, someone else may have declared it: the platform's
+        // person takes the account over — phone and name from the platform, no password, every
+        // session ended — rather than inheriting a stranger's credentials.
+        let same = profile(conn, sealer, id)
+            .map_err(|_| ErrorCode::Internal)?
+            .is_some_and(|p| p.real_name == "verified" || (p.phone == who.phone && p.name == who.name));
+        let target = applicants::table.filter(applicants::id.eq(id));
+        if same {
+            diesel::update(target)
+                .set(applicants::real_name.eq("verified"))
+                .execute(conn)
+                .map_err(|_| ErrorCode::Internal)?;
+        } else {
+            let phone_index = phone_index(sealer, &who.phone);
+            diesel::update(target)
+                .set((
+                    applicants::phone_index.eq(&phone_index),
+                    applicants::phone.eq(sealer.seal_str(&who.phone, &context(&id_index, "phone"))),
+                    applicants::name.eq(sealer.seal_str(&who.name, &context(&id_index, "name"))),
+                    applicants::password_hash.eq("!"),
+                    applicants::real_name.eq("verified"),
+                ))
+                .execute(conn)
+                .map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                        ErrorCode::AccountExists
+                    }
+                    _ => ErrorCode::Internal,
+                })?;
+            diesel::delete(applicant_sessions::table.filter(applicant_sessions::applicant_id.eq(id)))
+                .execute(conn)
+                .map_err(|_| ErrorCode::Internal)?;
+        }
         return Ok(id);
     }
     // No password: "!" is not an argon2 hash, so phone-and-password sign-in can never succeed.
@@ -223,36 +254,52 @@ pub fn check_password(
             .first(&mut conn)
             .optional()?
     };
-    let Some((id, hash, locked_until)) = row else {
-        // The same argon2 work for an unknown phone as for a known one.
+    // The same argon2 work whatever the account: unknown phone, locked, or without a password
+    // (made by 统一身份认证), so the time taken tells nothing.
+    let dummy = || {
         if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
             let _ = argon2::PasswordHasher::hash_password(&Argon2::default(), password.as_bytes(), &salt);
         }
+    };
+    let Some((id, hash, locked_until)) = row else {
+        dummy();
         return Ok(SignIn::BadCredentials);
     };
-    if locked_until.is_some_and(|t| t > now) {
-        return Ok(SignIn::Locked);
-    }
-    let good =
-        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+    let parsed = PasswordHash::new(&hash).ok().filter(|_| locked_until.is_none_or(|t| t <= now));
+    let good = match parsed {
+        Some(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+        None => {
+            dummy();
+            false
+        }
+    };
     db.write(|conn| {
-        let target = applicants::table.filter(applicants::id.eq(id));
+        let target = || applicants::table.filter(applicants::id.eq(id));
+        // Read the lock again inside the write: another request may have set it meanwhile.
+        let locked: Option<NaiveDateTime> = target().select(applicants::locked_until).first(conn)?;
+        if locked.is_some_and(|t| t > now) {
+            return Ok(SignIn::Locked);
+        }
         if good {
-            diesel::update(target)
+            diesel::update(target())
                 .set((applicants::failed_logins.eq(0), applicants::locked_until.eq(None::<NaiveDateTime>)))
                 .execute(conn)?;
             return Ok(SignIn::Ok(id));
         }
-        let failed: i32 = target.select(applicants::failed_logins).first(conn)?;
-        let failed = failed + 1;
-        let lock = (failed >= MAX_FAILED_LOGINS).then(|| now + Duration::minutes(LOCK_MINUTES));
-        diesel::update(target)
-            .set((
-                applicants::failed_logins.eq(if lock.is_some() { 0 } else { failed }),
-                applicants::locked_until.eq(lock),
-            ))
-            .execute(conn)?;
-        Ok(if lock.is_some() { SignIn::Locked } else { SignIn::BadCredentials })
+        // Count the failure in one statement (concurrent failures each count), then lock once
+        // the count reaches the limit; a failure never clears a lock.
+        diesel::update(target()).set(applicants::failed_logins.eq(applicants::failed_logins + 1)).execute(conn)?;
+        let failed: i32 = target().select(applicants::failed_logins).first(conn)?;
+        if failed >= MAX_FAILED_LOGINS {
+            diesel::update(target())
+                .set((
+                    applicants::failed_logins.eq(0),
+                    applicants::locked_until.eq(Some(now + Duration::minutes(LOCK_MINUTES))),
+                ))
+                .execute(conn)?;
+            return Ok(SignIn::Locked);
+        }
+        Ok(SignIn::BadCredentials)
     })
 }
 
