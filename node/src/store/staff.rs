@@ -149,7 +149,10 @@ pub fn check_password(
     };
     db.write(|conn| {
         let now = super::now();
-        if locked_until.is_some_and(|t| t > now) {
+        // The lock as it stands now (another login may have set it since the read above).
+        let locked_now: Option<chrono::NaiveDateTime> =
+            staff::table.filter(staff::id.eq(id)).select(staff::locked_until).first(conn)?;
+        if locked_until.or(locked_now).is_some_and(|t| t > now) {
             return Ok(Login::Locked);
         }
         if good && second == Err(Login::SecondFactorRequired) {
@@ -170,8 +173,12 @@ pub fn check_password(
             return Ok(Login::Ok(id, division, role));
         }
         let failure = if good { Login::BadSecondFactor } else { Login::BadCredentials };
+        // Count in one statement, so concurrent failures each count (PostgreSQL locks the row).
+        diesel::update(staff::table.filter(staff::id.eq(id)))
+            .set(staff::failed_logins.eq(staff::failed_logins + 1i64))
+            .execute(conn)?;
         let failed: i64 = staff::table.filter(staff::id.eq(id)).select(staff::failed_logins).first(conn)?;
-        if failed + 1 >= MAX_FAILED_LOGINS {
+        if failed >= MAX_FAILED_LOGINS {
             diesel::update(staff::table.filter(staff::id.eq(id)))
                 .set((
                     staff::failed_logins.eq(0i64),
@@ -180,7 +187,6 @@ pub fn check_password(
                 .execute(conn)?;
             return Ok(Login::Locked);
         }
-        diesel::update(staff::table.filter(staff::id.eq(id))).set(staff::failed_logins.eq(failed + 1)).execute(conn)?;
         Ok(failure)
     })
 }
