@@ -24,6 +24,8 @@
 //! current right and restrictions by index and opens the sealed holders. p50/p99/max reported,
 //! against the p99 ≤ 5 ms at 1,000,000 rights.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,7 +38,8 @@ use bdc_node::startup::{Application, RunningNode};
 use diesel::prelude::*;
 use rand::Rng;
 use schemas::ids::IdType;
-use serde_json::{Value, json};
+use serde_json::json;
+use support::{call, cpu_secs, pct};
 
 struct Opts {
     registrations: usize,
@@ -63,14 +66,6 @@ fn parse_opts() -> anyhow::Result<Opts> {
         }
     }
     Ok(o)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// A fresh PostgreSQL database next to the given URL's.
@@ -102,16 +97,6 @@ async fn county(dir: &std::path::Path, pg: Option<&str>) -> anyhow::Result<Runni
     let node = Application::build(s).await?.spawn();
     bdc_node::demo::add_staff(&node, "320102", "bench-clerk", "bench-password-1", "压测登记员", "clerk").await?;
     Ok(node)
-}
-
-async fn call(req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-    let r = req.send().await?;
-    let status = r.status();
-    let body: Value = r.json().await?;
-    if !status.is_success() {
-        bail!("{status}: {body}");
-    }
-    Ok(body)
 }
 
 /// Milliseconds spent in each of the six requests of one registration.
@@ -160,6 +145,8 @@ async fn registrations(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Re
         one_registration(&http, &node.url, &token, 9_000_000 + n).await?;
     }
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writer0 = node.state.db.writer_stats();
+    let cpu0 = cpu_secs()?;
     let start = Instant::now();
     let tasks: Vec<_> = (0..opts.clients)
         .map(|_| {
@@ -184,6 +171,8 @@ async fn registrations(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Re
         all.extend(t.await??);
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs()? - cpu0;
+    let writer = node.state.db.writer_stats();
     let mut lat: Vec<f64> = all.iter().map(|(l, _)| *l).collect();
     lat.sort_by(f64::total_cmp);
     let mut step_means = [0.0; 6];
@@ -205,6 +194,24 @@ async fn registrations(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Re
     let breakdown: Vec<String> =
         STEP_NAMES.iter().zip(step_means).map(|(name, ms)| format!("{name} {ms:.1} ms")).collect();
     eprintln!("  {label} mean per request: {}", breakdown.join(", "));
+    let n = lat.len().max(1) as f64;
+    eprintln!(
+        "  {label} CPU (node and clients, one process) {:.2} ms per registration, {:.0} % of {} cores",
+        cpu * 1000.0 / n,
+        cpu / secs * 100.0 / std::thread::available_parallelism().map_or(1.0, |c| c.get() as f64),
+        std::thread::available_parallelism().map_or(1, |c| c.get())
+    );
+    if writer.closures > writer0.closures {
+        let held_ms = (writer.held_ns - writer0.held_ns) as f64 / 1e6;
+        eprintln!(
+            "  {label} SQLite writer: held {:.0} % of the time, {:.2} ms per registration ({:.1} writes, {:.2} commits each; commits {:.0} % of the hold)",
+            held_ms / (secs * 1000.0) * 100.0,
+            held_ms / n,
+            (writer.closures - writer0.closures) as f64 / n,
+            (writer.commits - writer0.commits) as f64 / n,
+            (writer.commit_ns - writer0.commit_ns) as f64 / 1e6 / held_ms.max(f64::MIN_POSITIVE) * 100.0,
+        );
+    }
     node.stop().await;
     Ok(())
 }

@@ -13,10 +13,13 @@
 //! every answer must be 200. Then the same with TLS off. Reported: requests per second each way,
 //! and the node's CPU per request (utime + stime from `/proc/self/stat`).
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use bdc_node::startup::Application;
+use support::cpu_secs;
 
 struct Opts {
     clients: usize,
@@ -37,16 +40,6 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
         }
     }
     Ok(o)
-}
-
-/// CPU seconds used by this process so far (user + system), from `/proc/self/stat`.
-fn cpu_secs() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or_else(|| anyhow!("odd /proc/self/stat"))?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11).ok_or_else(|| anyhow!("no utime"))?.parse::<u64>()?
-        + f.get(12).ok_or_else(|| anyhow!("no stime"))?.parse::<u64>()?;
-    Ok(ticks as f64 / 100.0)
 }
 
 /// A CA and a leaf for localhost / 127.0.0.1: (CA PEM, leaf PEM, leaf key PEM).

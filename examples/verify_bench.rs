@@ -21,12 +21,15 @@
 //! is in under load) and, for reference, on one thread alone. The target compares the two
 //! per core: verifications per node CPU-second ≥ 70 % of raw verifies per CPU-second.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use bdc_node::startup::{Application, RunningNode};
 use federation::crypto::{PublicKey, unb64};
 use serde_json::{Value, json};
+use support::{call, cpu_secs};
 
 struct Opts {
     certificates: usize,
@@ -49,28 +52,6 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
         }
     }
     Ok(o)
-}
-
-/// CPU seconds used by this process so far (user + system), from `/proc/self/stat`.
-fn cpu_secs() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or_else(|| anyhow!("odd /proc/self/stat"))?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-    let ticks: u64 = f.get(11).ok_or_else(|| anyhow!("no utime"))?.parse::<u64>()?
-        + f.get(12).ok_or_else(|| anyhow!("no stime"))?.parse::<u64>()?;
-    Ok(ticks as f64 / 100.0)
-}
-
-async fn call(req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-    let r = req.send().await?;
-    let status = r.status();
-    let body: Value = r.json().await?;
-    if !status.is_success() {
-        bail!("{status}: {body}");
-    }
-    Ok(body)
 }
 
 fn unit(n: usize) -> String {

@@ -123,7 +123,11 @@ impl AppState {
         // A pooled connection is taken before the tree's lock, never while holding it.
         let mut conn = match committed {
             Some(n) if n <= lock().len() => None,
-            _ => Some(self.db.conn().map_err(|e| e.to_string())?),
+            _ => {
+                // A signed head leaves the node: it covers only leaves already on disk.
+                self.db.wait_durable();
+                Some(self.db.conn().map_err(|e| e.to_string())?)
+            }
         };
         let mut log = lock();
         if let Some(conn) = conn.as_mut() {

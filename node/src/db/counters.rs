@@ -5,17 +5,19 @@
 use diesel::prelude::*;
 
 use super::AnyConnection;
+use super::prepared::Prepared;
 use super::schema::counters::dsl as c;
 
 /// Take the next value (starting at 1) of counter `name` of `division`.
 pub fn next(conn: &mut AnyConnection, division: &str, name: &str) -> QueryResult<i64> {
     loop {
-        let updated: Option<i64> =
+        let updated: Option<i64> = Prepared(
             diesel::update(c::counters.filter(c::division.eq(division)).filter(c::name.eq(name)))
                 .set(c::value.eq(c::value + 1))
-                .returning(c::value)
-                .get_result(conn)
-                .optional()?;
+                .returning(c::value),
+        )
+        .get_result(conn)
+        .optional()?;
         if let Some(v) = updated {
             return Ok(v);
         }

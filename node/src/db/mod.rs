@@ -2,8 +2,11 @@
 //! diesel's `MultiConnection`. The backend is chosen by the database URL.
 
 pub mod counters;
+pub mod prepared;
 pub mod schema;
 mod writer;
+
+pub use writer::WriterStats;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,9 +80,12 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
             // every new pooled connection needs a lock that another process's reader may hold.
             // wal_autocheckpoint = 0: a commit never pays for a checkpoint (copying the WAL back and
             // two fsyncs while holding the writer); `checkpointer` does that beside the writers.
+            // temp_store = MEMORY: the group writer runs each later closure of a batch in a
+            // savepoint, whose statement journal would otherwise be written to a temporary file.
             c.batch_execute(
                 "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                 PRAGMA wal_autocheckpoint = 0; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16000;",
+                 PRAGMA wal_autocheckpoint = 0; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16000; \
+                 PRAGMA temp_store = MEMORY;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -151,6 +157,10 @@ impl Db {
                 }
             }
         }
+        let writer = match backend {
+            Backend::Sqlite => writer::GroupWriter::new(&target),
+            Backend::Postgres => writer::GroupWriter::default(),
+        };
         let manager = ConnectionManager::<AnyConnection>::new(target);
         let pool = Pool::builder()
             // On SQLite the writer keeps one connection for itself: one more, so that `pool_size`
@@ -163,7 +173,7 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .map_err(|e| DbError::Pool(e.to_string()))?;
-        let db = Self { pool, backend, writer: Arc::new(writer::GroupWriter::default()), alive: Arc::new(()) };
+        let db = Self { pool, backend, writer: Arc::new(writer), alive: Arc::new(()) };
         db.migrate()?;
         if backend == Backend::Sqlite {
             checkpointer(target_path(url), Arc::downgrade(&db.alive))?;
@@ -204,6 +214,23 @@ impl Db {
         match self.backend {
             Backend::Sqlite => self.writer.waiting(),
             Backend::Postgres => 0,
+        }
+    }
+
+    /// Block until every write answered before this call is on disk. On SQLite a batch is
+    /// visible to readers a moment before its WAL sync finishes (see `writer`); call this before
+    /// sending what was read out of the node. PostgreSQL commits are on disk when visible.
+    pub fn wait_durable(&self) {
+        if self.backend == Backend::Sqlite {
+            self.writer.wait_durable();
+        }
+    }
+
+    /// What SQLite's single writer has done since start (zeros on PostgreSQL).
+    pub fn writer_stats(&self) -> WriterStats {
+        match self.backend {
+            Backend::Sqlite => self.writer.stats(),
+            Backend::Postgres => WriterStats::default(),
         }
     }
 

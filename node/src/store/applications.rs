@@ -12,6 +12,7 @@ use schemas::ids::{BusinessNo, CertificateId, DivisionCode, NodeId, UnitCode};
 use schemas::register::{RegistrationDetails, RuleOutcome, RuleStage};
 use schemas::registration::{Action, RegistrationKind, Stage};
 
+use crate::db::prepared::Prepared;
 use crate::db::schema::applications;
 use crate::db::{AnyConnection, DbError, counters};
 use crate::domain::certificate_fields::printed;
@@ -309,17 +310,19 @@ pub fn act(
         certificate_id = Some(record.id.to_string());
         cert_record = Some(record);
     }
-    let updated = diesel::update(
-        applications::table.filter(applications::id.eq(row.id)).filter(applications::version.eq(row.version)),
+    let updated = Prepared(
+        diesel::update(
+            applications::table.filter(applications::id.eq(row.id)).filter(applications::version.eq(row.version)),
+        )
+        .set((
+            applications::state.eq(to.as_str()),
+            applications::due_date.eq(due_date),
+            applications::certificate_id.eq(&certificate_id),
+            applications::version.eq(row.version + 1),
+            applications::updated_at.eq(at.naive_utc()),
+            applications::rule_trace.eq(serde_json::to_string(&trace).map_err(|e| AppError::Internal(e.to_string()))?),
+        )),
     )
-    .set((
-        applications::state.eq(to.as_str()),
-        applications::due_date.eq(due_date),
-        applications::certificate_id.eq(&certificate_id),
-        applications::version.eq(row.version + 1),
-        applications::updated_at.eq(at.naive_utc()),
-        applications::rule_trace.eq(serde_json::to_string(&trace).map_err(|e| AppError::Internal(e.to_string()))?),
-    ))
     .execute(conn)?;
     if updated != 1 {
         return Err(refused(ErrorCode::Conflict, "办件已被他人同时处理，请刷新后重试"));

@@ -11,6 +11,7 @@ use federation::crypto::{PublicKey, SigningKey, b64, sm3_hex, unb64};
 use serde::Serialize;
 
 use crate::db::AnyConnection;
+use crate::db::prepared::Prepared;
 use crate::db::schema::{audit_checkpoints, audit_head, audit_log};
 use crate::with_inner;
 
@@ -171,9 +172,11 @@ pub fn append(conn: &mut AnyConnection, e: &Entry) -> QueryResult<i64> {
             audit_log::hash.eq(&record.hash),
         ))
         .execute(conn)?;
-    diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
-        .set((audit_head::seq.eq(record.seq), audit_head::hash.eq(&record.hash)))
-        .execute(conn)?;
+    Prepared(
+        diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
+            .set((audit_head::seq.eq(record.seq), audit_head::hash.eq(&record.hash))),
+    )
+    .execute(conn)?;
     Ok(record.seq)
 }
 

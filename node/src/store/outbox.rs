@@ -67,6 +67,8 @@ pub fn queue_application(
 
 impl OutboxStore for DbOutbox {
     fn pending(&self, peer: &NodeId, limit: usize) -> Result<Vec<OutboxItem>, String> {
+        // Send only what is on disk: a parent must never hold an event this node could lose.
+        self.db.wait_durable();
         let mut conn = self.db.conn().map_err(|e| e.to_string())?;
         let rows: Vec<(i64, String, String)> = outbox::table
             .filter(outbox::peer.eq(peer.as_str()))

@@ -12,6 +12,7 @@ use schemas::registration::PartyRole;
 
 use super::applications::AppError;
 use crate::db::AnyConnection;
+use crate::db::prepared::Prepared;
 use crate::db::schema::{certificates, register_holders, register_restrictions, register_rights};
 use crate::domain::codes::Term;
 use crate::domain::huijiao::{RecordedRestriction, RecordedRight};
@@ -271,19 +272,23 @@ pub fn apply(
 
 /// Note the certificate issued for the entry `business_no` recorded.
 pub fn link_certificate(conn: &mut AnyConnection, business_no: &str, certificate_id: &str) -> QueryResult<usize> {
-    let n = diesel::update(
-        register_rights::table
-            .filter(register_rights::business_no.eq(business_no))
-            .filter(register_rights::status.eq(CURRENT)),
+    let n = Prepared(
+        diesel::update(
+            register_rights::table
+                .filter(register_rights::business_no.eq(business_no))
+                .filter(register_rights::status.eq(CURRENT)),
+        )
+        .set(register_rights::certificate_id.eq(certificate_id)),
     )
-    .set(register_rights::certificate_id.eq(certificate_id))
     .execute(conn)?;
-    let m = diesel::update(
-        register_restrictions::table
-            .filter(register_restrictions::business_no.eq(business_no))
-            .filter(register_restrictions::status.eq(CURRENT)),
+    let m = Prepared(
+        diesel::update(
+            register_restrictions::table
+                .filter(register_restrictions::business_no.eq(business_no))
+                .filter(register_restrictions::status.eq(CURRENT)),
+        )
+        .set(register_restrictions::certificate_id.eq(certificate_id)),
     )
-    .set(register_restrictions::certificate_id.eq(certificate_id))
     .execute(conn)?;
     Ok(n + m)
 }
