@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 const ME: (&str, &str) = ("张三", "110101199003074477");
 const MARKER: &str = "MATERIAL-PLAINTEXT-MARKER-7f3a";
 
+/// (item, file name, bytes, proof, staff token, status, code) of an upload that must be refused.
+type RefusedUpload<'a> = (&'a str, &'a str, Vec<u8>, Option<(&'a str, &'a str)>, Option<&'a str>, u16, &'a str);
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
@@ -72,7 +75,7 @@ async fn applicants_attach_materials_and_the_office_reads_them() {
     let stored = fed.count(XUANWU, "application_materials");
     assert_eq!(stored, 4);
     let wrong = ("张三", "11010519491231002X");
-    let cases: Vec<(&str, &str, Vec<u8>, Option<(&str, &str)>, Option<&str>, u16, &str)> = vec![
+    let cases: Vec<RefusedUpload> = vec![
         // Proof as progress asks it: a wrong ID number looks like an unknown business.
         ("identity", "a.pdf", files::pdf("x"), Some(wrong), None, 404, "not_found"),
         ("identity", "a.pdf", files::pdf("x"), None, None, 400, "invalid_field"),

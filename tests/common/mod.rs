@@ -253,6 +253,7 @@ impl Federation {
 
     /// Attach a file to a checklist item (`POST …/materials/{item}`, multipart as a browser sends
     /// it), as an applicant naming themselves (`proof`) or with a staff session (`token`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn upload_material(
         &self,
         i: usize,
