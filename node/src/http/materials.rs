@@ -84,16 +84,14 @@ pub fn body_limit(method: &Method, path: &str) -> Option<usize> {
 
 /// The application hosted here and who asks: staff of its office (with `role` when given) or
 /// someone naming one of its applicants. A wrong name or ID number, an unknown number and
-/// another office's application look the same (404).
+/// another office's application look the same (404). The caller has taken its rate-limit token.
 async fn authorise(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     business_no: &BusinessNo,
     proof: Proof,
-    class: Class,
     role: Option<&str>,
 ) -> Result<(Who, ApplicationRow), ApiError> {
-    state.limiter.check(client_ip(req), class)?;
     let staff = optional_staff(req, state).await?;
     let credentials = proof.credentials();
     let who = match staff {
@@ -190,8 +188,9 @@ pub async fn list_materials(
     path: web::Path<String>,
     query: web::Query<Proof>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limiter.check(client_ip(&req), Class::PublicQuery)?;
     let business_no = BusinessNo::parse(&path.into_inner())?;
-    let (_, row) = authorise(&req, &state, &business_no, query.into_inner(), Class::PublicQuery, None).await?;
+    let (_, row) = authorise(&req, &state, &business_no, query.into_inner(), None).await?;
     let db = state.db.clone();
     let view = blocking(move || {
         let mut conn = db.conn()?;
@@ -274,6 +273,8 @@ pub async fn upload_material(
     query: web::Query<Proof>,
     form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, ApiError> {
+    // Limited before the form is read: reading it costs up to the largest file.
+    state.limiter.check(client_ip(&req), Class::Submit)?;
     let (business_no, material_id) = path.into_inner();
     let business_no = BusinessNo::parse(&business_no)?;
     let upload = read_form(form).await?;
@@ -281,7 +282,7 @@ pub async fn upload_material(
         Some((name, id_number)) => Proof { name: Some(name), id_number: Some(id_number) },
         None => query.into_inner(),
     };
-    let (who, row) = authorise(&req, &state, &business_no, proof, Class::Submit, Some("clerk")).await?;
+    let (who, row) = authorise(&req, &state, &business_no, proof, Some("clerk")).await?;
     let rid = request_id(&req);
     let actor = who.actor();
     let result = store_upload(&state, &who, row, &material_id, upload.file, &rid).await;
@@ -379,11 +380,11 @@ pub async fn download_material(
     path: web::Path<(String, String, String)>,
     query: web::Query<Proof>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limiter.check(client_ip(&req), Class::PublicQuery)?;
     let (business_no, material_id, file_id) = path.into_inner();
     let business_no = BusinessNo::parse(&business_no)?;
     let file_id: i64 = file_id.parse().map_err(|_| ApiError::with_message(ErrorCode::NotFound, "没有这个文件"))?;
-    let (who, row) =
-        authorise(&req, &state, &business_no, query.into_inner(), Class::PublicQuery, Some("clerk")).await?;
+    let (who, row) = authorise(&req, &state, &business_no, query.into_inner(), Some("clerk")).await?;
     let (db, sealer) = (state.db.clone(), state.sealer.clone());
     let entry =
         audit::Entry::new(&row.division, &who.actor(), who.audit_kind(), "material_download", &request_id(&req))
