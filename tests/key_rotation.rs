@@ -21,6 +21,14 @@ async fn a_county_rotates_its_data_key_without_stopping() {
     let county = &fed.node(XUANWU).state;
     let old_key = county.sealer.key_id();
     let old_ciphertext = county.sealer.seal_str("张三", "test");
+    // A material of an open application, sealed under the old key.
+    let (_, receipt) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT_2)).await;
+    let open_no = receipt["business_no"].as_str().unwrap().to_owned();
+    let scan = files::pdf("identity scan before the rotation");
+    let me = Some(("张三", "110101199003074477"));
+    let (status, file) = fed.upload_material(XUANWU, &open_no, "identity", "id.pdf", &scan, me, None).await;
+    assert_eq!(status, 201, "{file}");
+    let file_path = format!("/api/v1/applications/{open_no}/materials/identity/files/{}", file["id"]);
 
     // Rotate (in the background, as an operator's command would run beside the node) …
     let settings = fed.settings[XUANWU].clone();
@@ -77,6 +85,9 @@ async fn a_county_rotates_its_data_key_without_stopping() {
     assert!(county.sealer.open_str(&old_ciphertext, "test").is_err());
     let (status, view) = fed.get_as(XUANWU, &token, &format!("/api/v1/applications/{second_no}")).await;
     assert_eq!(status, 200, "{view}");
+    // The material was sealed again too: it still opens with the old key gone.
+    let (status, _, bytes) = fed.get_raw(XUANWU, &file_path, me, None).await;
+    assert_eq!((status, bytes == scan), (200, true));
     let path = fed.settings[XUANWU].resolve(&fed.settings[XUANWU].keys.data_key_file);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("index "), "the blind-index key is pinned");

@@ -71,6 +71,14 @@ async fn no_personal_data_at_rest_or_in_logs() {
     assert_eq!(status, 201, "{body}");
     // The development SMS sink holds the phone in clear by design; it is not part of the scan.
     std::fs::remove_file(fed.data_dir(XUANWU).join("sms-outbox.txt")).unwrap();
+    // A scan of his ID card attached to an application (the file holds his name and number).
+    let (_, receipt) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT_2)).await;
+    let open = receipt["business_no"].as_str().unwrap().to_owned();
+    let scan = files::pdf("张三 110101199003074477 13812341234 李四 11010519491231002X");
+    let (status, body) = fed
+        .upload_material(XUANWU, &open, "identity", "身份证.pdf", &scan, Some(("张三", "110101199003074477")), None)
+        .await;
+    assert_eq!(status, 201, "{body}");
     // A queued application while the county is down.
     fed.stop(XUANWU).await;
     let (status, queued) = fed.post(NATION, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;

@@ -123,6 +123,43 @@ async fn staff_of_one_office_reach_nothing_of_the_other_on_a_shared_node() {
     let (_, view) = call(Method::GET, format!("/api/v1/applications/{a_open}"), Some(a.clone()), None).await;
     assert_eq!(view["state"], "submitted", "nothing changed: {view}");
 
+    // 申请材料: 320102's clerk attaches a file to its open application; 320104's clerk can neither
+    // list it, download it nor add to it.
+    let upload = |token: String, item: &'static str| {
+        let (http, base, no) = (http.clone(), base.clone(), a_open.clone());
+        async move {
+            let (content_type, body) = multipart(&[("file", Some("申请书.pdf"), &files::pdf("tenant-test"))]);
+            let r = http
+                .post(format!("{base}/api/v1/applications/{no}/materials/{item}"))
+                .bearer_auth(token)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, file) = upload(a.clone(), "application_form").await;
+    assert_eq!(status, 201, "{file}");
+    let file_path = format!("/api/v1/applications/{a_open}/materials/application_form/files/{}", file["id"]);
+    let list_path = format!("/api/v1/applications/{a_open}/materials");
+    assert_eq!(call(Method::GET, list_path.clone(), Some(a.clone()), None).await.0, 200);
+    assert_eq!(http.get(format!("{base}{file_path}")).bearer_auth(&a).send().await.unwrap().status(), 200);
+    for path in [list_path.clone(), file_path.clone()] {
+        let r = http.get(format!("{base}{path}")).bearer_auth(&b).send().await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.bytes().await.unwrap();
+        assert!(refused(status), "{path}: {status}");
+        assert!(!String::from_utf8_lossy(&body).contains("tenant-test") && !body.starts_with(b"%PDF"), "{path}");
+    }
+    let (status, body) = upload(b.clone(), "identity").await;
+    assert!(refused(status), "upload by another office: {status} {body}");
+    let (_, list) = call(Method::GET, list_path, Some(a.clone()), None).await;
+    let held: usize = list["materials"].as_array().unwrap().iter().map(|m| m["files"].as_array().unwrap().len()).sum();
+    assert_eq!(held, 1, "{list}");
+
     // Lists, searches and logs answer only from the caller's own office.
     for path in [
         "/api/v1/applications?due=soon".to_owned(),

@@ -92,6 +92,12 @@ error_codes! {
     TokenReplayed = 409, "导航令牌已被使用";
     IdentityTicketInvalid = 401, "统一身份认证票据无效、已使用或已过期，请重新登录";
     IdentityUnavailable = 503, "统一身份认证平台暂时不可用，请稍后再试或使用手机号登录";
+    UnknownMaterial = 404, "该登记类型的申请材料清单中没有此项材料";
+    MaterialsClosed = 409, "办件当前环节不能再上传申请材料（只能在受理前或补正期间上传）";
+    MaterialEmpty = 400, "上传的文件为空";
+    MaterialTooLarge = 413, "文件超过该项材料允许的大小";
+    MaterialFormatRefused = 422, "文件格式不符：按文件内容识别，该项材料不接受此格式";
+    MaterialFilesFull = 409, "该项材料上传的文件数已达上限";
     PayloadTooLarge = 413, "请求体过大";
     RateLimited = 429, "请求过于频繁，请稍后再试";
     UpstreamUnavailable = 503, "下级节点暂时无法访问";

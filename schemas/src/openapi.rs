@@ -58,6 +58,9 @@ use crate::registration::*;
         register_daily_log,
         no_property_proof,
         materials,
+        application_materials,
+        upload_material,
+        download_material,
         list_rules,
         put_rule,
         reset_rule,
@@ -136,6 +139,10 @@ use crate::registration::*;
         HoldingsView,
         Material,
         MaterialsView,
+        MaterialFileView,
+        MaterialItemView,
+        MissingMaterial,
+        ApplicationMaterialsView,
         NoPropertyRequest,
         NoPropertyContent,
         SignedDocument,
@@ -385,3 +392,33 @@ fn applicant_login() {}
 #[utoipa::path(get, path = "/api/v1/applicants/me",
     responses((status = 200, body = ApplicantView), (status = 401, body = ErrorBody, description = "unauthorized")))]
 fn applicant_me() {}
+
+#[utoipa::path(get, path = "/api/v1/applications/{business_no}/materials",
+    params(("business_no" = String, Path,), ("name" = Option<String>, Query, description = "申请人姓名 (the applicant asks as with progress; staff of the office use their session)"),
+           ("id_number" = Option<String>, Query, description = "申请人证件号码")),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = ApplicationMaterialsView, description = "the kind's checklist with the files uploaded for each item, and the required items still missing"),
+              (status = 400, body = ErrorBody, description = "invalid_field: neither a session nor a name and ID number"),
+              (status = 404, body = ErrorBody, description = "unknown here, or the name and ID number do not match (the same answer)")))]
+fn application_materials() {}
+
+#[utoipa::path(post, path = "/api/v1/applications/{business_no}/materials/{material_id}",
+    params(("business_no" = String, Path,), ("material_id" = String, Path, description = "an item id of the kind's checklist (GET /api/v1/materials?kind=…)")),
+    request_body(content_type = "multipart/form-data", description = "field `file`: the file (its format is told by its content, not its name); fields `name` and `id_number` (or the same query parameters) for an applicant; staff of the office (clerk) send their session instead"),
+    security((), ("bearer" = [])),
+    responses((status = 201, body = MaterialFileView, description = "stored, sealed; earlier files of the item are kept"),
+              (status = 400, body = ErrorBody, description = "material_empty, invalid_field, invalid_request"),
+              (status = 404, body = ErrorBody, description = "unknown_material (not on the kind's checklist); not_found (unknown here, or the name and ID number do not match)"),
+              (status = 409, body = ErrorBody, description = "materials_closed (accepted, refused, withdrawn or done), material_files_full"),
+              (status = 413, body = ErrorBody, description = "material_too_large (over the item's max_size_mb MiB), payload_too_large"),
+              (status = 422, body = ErrorBody, description = "material_format_refused: not pdf, ofd, jpg or png by content, or not a format the item takes")))]
+fn upload_material() {}
+
+#[utoipa::path(get, path = "/api/v1/applications/{business_no}/materials/{material_id}/files/{file_id}",
+    params(("business_no" = String, Path,), ("material_id" = String, Path,), ("file_id" = i64, Path,),
+           ("name" = Option<String>, Query, description = "申请人姓名"), ("id_number" = Option<String>, Query, description = "申请人证件号码")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "the file as uploaded, with its Content-Type (application/pdf, application/ofd, image/jpeg, image/png); staff downloads are audited"),
+              (status = 403, body = ErrorBody, description = "forbidden: a staff role other than clerk"),
+              (status = 404, body = ErrorBody, description = "no such file of this application, or the name and ID number do not match")))]
+fn download_material() {}

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::api::PartyView;
 use crate::ids::{BusinessNo, CertificateId, DivisionCode, IdType, UnitCode};
-use crate::registration::RegistrationKind;
+use crate::registration::{RegistrationKind, Stage};
 
 /// 抵押权登记: which of the four (条例实施细则 Arts. 65–72).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, Default)]
@@ -216,6 +216,8 @@ pub struct UnitRegisterView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleStage {
+    /// 受理
+    Accept,
     /// 审核
     Review,
     /// 登簿
@@ -263,7 +265,7 @@ pub struct RuleConfig {
     pub message: String,
     /// One of: `unit_not_seized`, `obligors_are_holders`, `shares_sum_to_one`, `right_exists`,
     /// `no_current_right`, `no_advance_notice_conflict`, `no_objection`, `not_mortgaged`,
-    /// `has_right_holder`, `certificate_holder_is_register_holder`.
+    /// `has_right_holder`, `certificate_holder_is_register_holder`, `required_materials_uploaded`.
     pub check: String,
     pub enabled: bool,
     pub position: i32,
@@ -343,6 +345,54 @@ pub struct Material {
     /// File formats accepted for an online application.
     pub formats: Vec<String>,
     pub max_size_mb: u32,
+}
+
+/// One file attached to a checklist item of an application. The bytes are sealed at rest; `sm3`
+/// is the SM3 hash of the file as uploaded, so that anyone holding a copy can check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MaterialFileView {
+    pub id: i64,
+    pub material_id: String,
+    /// Told by the file's content: `pdf`, `ofd`, `jpg` or `png`.
+    pub format: String,
+    pub size_bytes: u64,
+    pub sm3: String,
+    pub uploaded_at: DateTime<Utc>,
+    /// `applicant` or `staff`.
+    pub uploaded_by: String,
+}
+
+/// A checklist item with the files an application holds for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MaterialItemView {
+    pub id: String,
+    pub name: String,
+    pub required: bool,
+    pub formats: Vec<String>,
+    pub max_size_mb: u32,
+    /// Oldest first; every upload is kept.
+    pub files: Vec<MaterialFileView>,
+}
+
+/// A required item that holds no file yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MissingMaterial {
+    pub id: String,
+    pub name: String,
+}
+
+/// `GET /api/v1/applications/{business_no}/materials`: the kind's checklist merged with what the
+/// application holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationMaterialsView {
+    pub business_no: BusinessNo,
+    pub kind: RegistrationKind,
+    pub state: Stage,
+    /// Whether files may be attached now (before 受理, or while 补正 is asked).
+    pub open_for_upload: bool,
+    pub max_files_per_item: u32,
+    pub materials: Vec<MaterialItemView>,
+    pub missing_required: Vec<MissingMaterial>,
 }
 
 /// `GET /api/v1/materials?kind=…`: what to bring for a kind, listed at once.

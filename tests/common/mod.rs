@@ -251,6 +251,62 @@ impl Federation {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// Attach a file to a checklist item (`POST …/materials/{item}`, multipart as a browser sends
+    /// it), as an applicant naming themselves (`proof`) or with a staff session (`token`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_material(
+        &self,
+        i: usize,
+        business_no: &str,
+        material_id: &str,
+        file_name: &str,
+        file: &[u8],
+        proof: Option<(&str, &str)>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let mut fields: Vec<(&str, Option<&str>, &[u8])> = vec![];
+        if let Some((name, id)) = proof {
+            fields.push(("name", None, name.as_bytes()));
+            fields.push(("id_number", None, id.as_bytes()));
+        }
+        fields.push(("file", Some(file_name), file));
+        let (content_type, body) = multipart(&fields);
+        let mut req = self
+            .http
+            .post(format!("{}/api/v1/applications/{business_no}/materials/{material_id}", self.url(i)))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A GET as an applicant naming themselves (`proof`, in the query) or with a staff session:
+    /// status, content type and the raw body.
+    pub async fn get_raw(
+        &self,
+        i: usize,
+        path: &str,
+        proof: Option<(&str, &str)>,
+        token: Option<&str>,
+    ) -> (u16, String, Vec<u8>) {
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.url(i))).unwrap();
+        if let Some((name, id)) = proof {
+            url.query_pairs_mut().append_pair("name", name).append_pair("id_number", id);
+        }
+        let mut req = self.http.get(url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        (status, content_type, r.bytes().await.unwrap().to_vec())
+    }
+
     /// Rows in a table of a node's database (to prove that nothing was stored).
     pub fn count(&self, i: usize, table: &str) -> i64 {
         use diesel::RunQueryDsl;
@@ -293,6 +349,64 @@ pub fn sample_application(unit_code: &str) -> Value {
             {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "applicant"}
         ]
     })
+}
+
+/// A multipart/form-data body of (field, file name, bytes): (content type, body).
+pub fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----bdc-test-boundary-7d1f";
+    let mut body = vec![];
+    for (name, file_name, bytes) in fields {
+        let disposition = match file_name {
+            Some(f) => {
+                format!("form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream")
+            }
+            None => format!("form-data; name=\"{name}\""),
+        };
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Small files of each format a checklist takes, told by their first bytes.
+pub mod files {
+    use std::io::Write;
+
+    pub fn pdf(marker: &str) -> Vec<u8> {
+        format!("%PDF-1.4\n% {marker}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+            .into_bytes()
+    }
+    pub fn png() -> Vec<u8> {
+        let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        b.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0, 0x90, 0x77, 0x53, 0xde]);
+        b
+    }
+    pub fn jpg() -> Vec<u8> {
+        let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+        b.extend_from_slice(b"JFIF\0 scanned page two");
+        b.extend_from_slice(&[0xFF, 0xD9]);
+        b
+    }
+    /// A zip whose root holds the named entries (`OFD.xml` makes it an OFD).
+    pub fn zip_with(names: &[&str]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut out);
+        for n in names {
+            w.start_file(*n, zip::write::SimpleFileOptions::default()).unwrap();
+            w.write_all(b"<?xml version=\"1.0\"?><ofd:OFD xmlns:ofd=\"http://www.ofdspec.org/2016\"/>").unwrap();
+        }
+        w.finish().unwrap();
+        out.into_inner()
+    }
+    pub fn ofd() -> Vec<u8> {
+        zip_with(&["OFD.xml", "Doc_0/Document.xml"])
+    }
+    /// A Windows executable's header.
+    pub fn exe() -> Vec<u8> {
+        b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0This program cannot be run in DOS mode.".to_vec()
+    }
 }
 
 pub const XUANWU_UNIT: &str = "320102003001GB00012F00010203";

@@ -339,3 +339,18 @@ diesel::table! {
         checked_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    application_materials (id) {
+        id -> BigInt,
+        division -> Text,
+        business_no -> Text,
+        material_id -> Text,
+        format -> Text,
+        size_bytes -> BigInt,
+        sm3 -> Text,
+        content -> Text,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+    }
+}

@@ -63,19 +63,29 @@ fn parse(text: &str) -> Result<BTreeMap<RegistrationKind, Vec<Material>>, String
     Ok(out)
 }
 
+fn lists() -> &'static BTreeMap<RegistrationKind, Vec<Material>> {
+    static LISTS: OnceLock<BTreeMap<RegistrationKind, Vec<Material>>> = OnceLock::new();
+    LISTS.get_or_init(|| {
+        parse(DATA).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the built-in materials list does not parse");
+            BTreeMap::new()
+        })
+    })
+}
+
 /// The checklist of a kind (empty if the data has none).
 pub fn for_kind(kind: RegistrationKind) -> Vec<Material> {
-    static LISTS: OnceLock<BTreeMap<RegistrationKind, Vec<Material>>> = OnceLock::new();
-    LISTS
-        .get_or_init(|| {
-            parse(DATA).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "the built-in materials list does not parse");
-                BTreeMap::new()
-            })
-        })
-        .get(&kind)
-        .cloned()
-        .unwrap_or_default()
+    lists().get(&kind).cloned().unwrap_or_default()
+}
+
+/// One item of a kind's checklist.
+pub fn item(kind: RegistrationKind, id: &str) -> Option<Material> {
+    lists().get(&kind).and_then(|l| l.iter().find(|m| m.id == id)).cloned()
+}
+
+/// The largest file any item of any kind takes, in bytes (the body limit of the upload route).
+pub fn largest_file_bytes() -> usize {
+    lists().values().flatten().map(super::material_files::max_bytes).max().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -90,7 +100,15 @@ mod tests {
             let list = lists.get(kind).unwrap_or_else(|| panic!("no list for {}", kind.as_str()));
             assert!(list.iter().any(|m| m.required), "{}", kind.as_str());
             assert!(list.iter().all(|m| !m.formats.is_empty() && m.max_size_mb > 0));
+            for m in list {
+                for f in &m.formats {
+                    assert!(crate::domain::material_files::FileFormat::parse(f).is_some(), "{}: {f}", m.id);
+                }
+            }
         }
         assert_eq!(for_kind(RegistrationKind::Mortgage).iter().filter(|m| m.id == "mortgage_contract").count(), 1);
+        assert_eq!(item(RegistrationKind::First, "tax").unwrap().formats, ["pdf", "ofd"]);
+        assert!(item(RegistrationKind::First, "nonsense").is_none());
+        assert_eq!(largest_file_bytes(), 20 * 1024 * 1024);
     }
 }

@@ -8,6 +8,7 @@ pub mod certificate_package;
 pub mod codes;
 pub mod huijiao;
 pub mod log_watch;
+pub mod material_files;
 pub mod materials;
 pub mod notices;
 pub mod parties;

@@ -40,6 +40,8 @@ pub enum Check {
     HasRightHolder,
     /// The entry the application recorded is current and holds the 权利人 it names (at 发证).
     CertificateHolderIsRegisterHolder,
+    /// Every required item of the kind's materials checklist holds an uploaded file (at 受理).
+    RequiredMaterialsUploaded,
 }
 
 impl Check {
@@ -54,6 +56,7 @@ impl Check {
         Self::NotMortgaged,
         Self::HasRightHolder,
         Self::CertificateHolderIsRegisterHolder,
+        Self::RequiredMaterialsUploaded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Check {
             Self::NotMortgaged => "not_mortgaged",
             Self::HasRightHolder => "has_right_holder",
             Self::CertificateHolderIsRegisterHolder => "certificate_holder_is_register_holder",
+            Self::RequiredMaterialsUploaded => "required_materials_uploaded",
         }
     }
 
@@ -114,6 +118,21 @@ impl Check {
                 let named = ctx.request.holders(PartyRole::RightHolder);
                 recorded.is_some_and(|h| named.is_empty() || same_people(&h, &named))
             }
+            Self::RequiredMaterialsUploaded => self.missing(ctx).is_empty(),
+        }
+    }
+
+    /// What a failed check found missing, named for people (only the materials check says).
+    fn missing(self, ctx: &Context<'_>) -> Vec<String> {
+        match self {
+            Self::RequiredMaterialsUploaded => {
+                let checklist = super::materials::for_kind(ctx.request.kind);
+                super::material_files::missing_required(&checklist, ctx.uploaded_materials)
+                    .into_iter()
+                    .map(|m| m.name.clone())
+                    .collect()
+            }
+            _ => vec![],
         }
     }
 }
@@ -171,8 +190,17 @@ fn rule(
 pub fn builtin() -> Vec<Rule> {
     use MortgageAction as M;
     use RegistrationKind as K;
-    use RuleStage::{Issue, Record, Review};
+    use RuleStage::{Accept, Issue, Record, Review};
     vec![
+        rule(
+            "required-materials-uploaded",
+            Accept,
+            &[],
+            &[],
+            Check::RequiredMaterialsUploaded,
+            "网上申请尚未上传全部必需材料，请核对窗口提交的纸质材料或告知补正",
+            5,
+        ),
         rule(
             "seized-no-transfer",
             Review,
@@ -311,7 +339,8 @@ pub fn builtin() -> Vec<Rule> {
     ]
     .into_iter()
     .map(|mut r| {
-        if r.id == "objection-warns-transfer" {
+        // Warnings: an office whose applicants bring paper materials to the window still accepts.
+        if r.id == "objection-warns-transfer" || r.id == "required-materials-uploaded" {
             r.severity = Severity::Warn;
         }
         r
@@ -385,6 +414,8 @@ pub struct Context<'a> {
     pub page: &'a UnitPage,
     /// The application's business number (for checks about what it recorded).
     pub business_no: Option<&'a str>,
+    /// Checklist items that hold at least one uploaded file.
+    pub uploaded_materials: &'a [String],
 }
 
 /// The outcome of running a stage's rules.
@@ -413,13 +444,21 @@ pub fn evaluate(rules: &[Rule], stage: RuleStage, ctx: &Context<'_>, at: DateTim
     let outcomes = rules
         .iter()
         .filter(|r| r.enabled && r.stage == stage && r.applies(ctx.request.kind, ctx.request.details))
-        .map(|r| RuleOutcome {
-            rule: r.id.clone(),
-            stage,
-            severity: r.severity,
-            passed: r.check.passes(ctx),
-            message: r.message.clone(),
-            at,
+        .map(|r| {
+            let passed = r.check.passes(ctx);
+            let missing = if passed { vec![] } else { r.check.missing(ctx) };
+            RuleOutcome {
+                rule: r.id.clone(),
+                stage,
+                severity: r.severity,
+                passed,
+                message: if missing.is_empty() {
+                    r.message.clone()
+                } else {
+                    format!("{}（缺：{}）", r.message, missing.join("、"))
+                },
+                at,
+            }
         })
         .collect();
     Evaluation { outcomes }
@@ -486,7 +525,12 @@ mod tests {
     fn run(kind: RegistrationKind, parties: &[Party], page: &UnitPage) -> Evaluation {
         let d = RegistrationDetails::default();
         let request = Request { kind, details: &d, parties, location: "", at: Utc::now() };
-        evaluate(&builtin(), RuleStage::Review, &Context { request: &request, page, business_no: None }, Utc::now())
+        evaluate(
+            &builtin(),
+            RuleStage::Review,
+            &Context { request: &request, page, business_no: None, uploaded_materials: &[] },
+            Utc::now(),
+        )
     }
 
     fn blocked_by(e: &Evaluation) -> Vec<String> {
@@ -566,10 +610,40 @@ mod tests {
         let e = evaluate(
             &rules,
             RuleStage::Review,
-            &Context { request: &request, page: &p, business_no: None },
+            &Context { request: &request, page: &p, business_no: None, uploaded_materials: &[] },
             Utc::now(),
         );
         assert_eq!(blocked_by(&e), vec!["office-no-change-while-mortgaged"]);
+    }
+
+    #[test]
+    fn acceptance_warns_naming_the_missing_materials() {
+        let d = RegistrationDetails::default();
+        let parties = [party(A, PartyRole::RightHolder)];
+        let request =
+            Request { kind: RegistrationKind::First, details: &d, parties: &parties, location: "", at: Utc::now() };
+        let p = UnitPage::default();
+        let run = |uploaded: &[String]| {
+            let ctx = Context { request: &request, page: &p, business_no: None, uploaded_materials: uploaded };
+            evaluate(&builtin(), RuleStage::Accept, &ctx, Utc::now())
+        };
+        let e = run(&[]);
+        assert!(e.passed(), "a warning, not a block");
+        let w = e.warnings();
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].message.contains("不动产登记申请书") && w[0].message.contains("申请人身份证明"),
+            "{}",
+            w[0].message
+        );
+        assert!(!w[0].message.contains("相关税费缴纳凭证"), "optional items are not missing");
+        let all: Vec<String> = crate::domain::materials::for_kind(RegistrationKind::First)
+            .into_iter()
+            .filter(|m| m.required)
+            .map(|m| m.id)
+            .collect();
+        let e = run(&all);
+        assert!(e.warnings().is_empty() && e.outcomes.iter().all(|o| o.passed), "{e:?}");
     }
 
     #[test]

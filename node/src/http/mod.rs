@@ -10,6 +10,7 @@ pub mod documents;
 pub mod error;
 pub mod federation;
 pub mod limits;
+pub mod materials;
 pub mod navigate;
 pub mod node;
 pub mod pages;
@@ -52,6 +53,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/applications", web::get().to(applications::due_list))
                 .route("/applications/{business_no}", web::get().to(applications::get_application))
                 .route("/applications/{business_no}/actions", web::post().to(applications::act_on_application))
+                .route("/applications/{business_no}/materials", web::get().to(materials::list_materials))
+                .route(
+                    "/applications/{business_no}/materials/{material_id}",
+                    web::post().to(materials::upload_material),
+                )
+                .route(
+                    "/applications/{business_no}/materials/{material_id}/files/{file_id}",
+                    web::get().to(materials::download_material),
+                )
                 .route("/tickets/{ticket}", web::get().to(applications::get_ticket))
                 .route("/register/units/{unit_code}", web::get().to(register::unit_page))
                 .route("/register/holdings", web::post().to(register::holdings))
@@ -119,7 +129,12 @@ pub async fn request_context(
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     // Refuse an oversized body before reading it (the payload limit also stops chunked ones).
-    let max = req.app_data::<web::Data<crate::state::AppState>>().map(|s| s.settings.http.max_body_bytes);
+    let max = req.app_data::<web::Data<crate::state::AppState>>().map(|s| {
+        // Material uploads take files up to the checklist's largest size (and read them in a
+        // bounded loop); everything else keeps the configured limit.
+        materials::body_limit(req.method(), req.path())
+            .map_or(s.settings.http.max_body_bytes, |m| m.max(s.settings.http.max_body_bytes))
+    });
     let declared =
         req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if let (Some(max), Some(len)) = (max, declared)

@@ -239,7 +239,7 @@ pub fn act(
     let mut trace: Vec<RuleOutcome> = serde_json::from_str(&row.rule_trace).unwrap_or_default();
     let mut retired = vec![];
     let mut to_print = None;
-    if matches!(request.action, Action::Review | Action::Record | Action::Certify | Action::Issue) {
+    if matches!(request.action, Action::Accept | Action::Review | Action::Record | Action::Certify | Action::Issue) {
         let parties: Personal<Vec<Party>> =
             ctx.sealer.open(&row.parties, &row.business_no).map_err(|e| AppError::Internal(e.to_string()))?;
         let page = register::load_page(conn, ctx.sealer, &row.unit_code)?;
@@ -251,6 +251,7 @@ pub fn act(
             ));
         }
         let stage = match request.action {
+            Action::Accept => Some(RuleStage::Accept),
             Action::Review => Some(RuleStage::Review),
             Action::Record => Some(RuleStage::Record),
             Action::Issue => Some(RuleStage::Issue),
@@ -258,7 +259,13 @@ pub fn act(
         };
         if let Some(stage) = stage {
             let office_rules = store_rules::effective(conn, ctx.office.division.as_str())?;
-            let rule_ctx = rules::Context { request: &req, page: &page, business_no: Some(&row.business_no) };
+            let uploaded = super::materials::items_with_files(conn, &row.division, &row.business_no)?;
+            let rule_ctx = rules::Context {
+                request: &req,
+                page: &page,
+                business_no: Some(&row.business_no),
+                uploaded_materials: &uploaded,
+            };
             let evaluation = rules::evaluate(&office_rules, stage, &rule_ctx, at);
             let blocking = evaluation.blocking();
             if !blocking.is_empty() {

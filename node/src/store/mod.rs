@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod child_logs;
 pub mod events;
 pub mod inbox;
+pub mod materials;
 pub mod outbox;
 pub mod register;
 pub mod rekey;

@@ -7,7 +7,8 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    applicants, applications, certificates, events, outbox, register_restrictions, register_rights, staff,
+    applicants, application_materials, applications, certificates, events, outbox, register_restrictions,
+    register_rights, staff,
 };
 use crate::db::{AnyConnection, Db, DbError};
 use crate::personal::Sealer;
@@ -21,6 +22,8 @@ type Batch<K> = QueryResult<Vec<(K, String, String)>>;
 /// One sealed column: how to read a batch after a cursor, and how to swap one value.
 struct Column<K> {
     name: &'static str,
+    /// Rows per batch (small where each value is large).
+    batch: i64,
     /// (cursor, sealed value, associated data) of up to `limit` rows after `after`.
     load: fn(&mut AnyConnection, &K, i64) -> Batch<K>,
     /// Replace `old` by `new` in the row `key`, if it still holds `old`.
@@ -38,7 +41,7 @@ fn pass<K: Clone + Default>(db: &Db, sealer: &Sealer, col: &Column<K>) -> Result
     let mut after = K::default();
     let mut done = 0;
     loop {
-        let rows = db.read(|c| (col.load)(c, &after, BATCH).map_err(DbError::from)).map_err(|e| e.to_string())?;
+        let rows = db.read(|c| (col.load)(c, &after, col.batch).map_err(DbError::from)).map_err(|e| e.to_string())?;
         let Some((last, _, _)) = rows.last() else { return Ok(done) };
         after = last.clone();
         let mut updates = vec![];
@@ -69,6 +72,7 @@ fn pass<K: Clone + Default>(db: &Db, sealer: &Sealer, col: &Column<K>) -> Result
 fn applications() -> Column<i64> {
     Column {
         name: "applications.parties",
+        batch: BATCH,
         load: |c, after, limit| {
             use applications::dsl as a;
             let rows: Vec<(i64, String, String)> = a::applications
@@ -95,6 +99,7 @@ fn applications() -> Column<i64> {
 fn certificates() -> Column<String> {
     Column {
         name: "certificates.content",
+        batch: BATCH,
         load: |c, after, limit| {
             use certificates::dsl as t;
             let rows: Vec<(String, String)> = t::certificates
@@ -121,6 +126,7 @@ fn certificates() -> Column<String> {
 fn events() -> Column<i64> {
     Column {
         name: "events.body",
+        batch: BATCH,
         load: |c, after, limit| {
             use events::dsl as e;
             let rows: Vec<(i64, String, String, i64)> = e::events
@@ -145,6 +151,7 @@ fn events() -> Column<i64> {
 fn outbox() -> Column<i64> {
     Column {
         name: "outbox.payload",
+        batch: BATCH,
         load: |c, after, limit| {
             use outbox::dsl as o;
             let rows: Vec<(i64, String, String)> = o::outbox
@@ -181,6 +188,7 @@ fn outbox() -> Column<i64> {
 fn rights() -> Column<i64> {
     Column {
         name: "register_rights.holders",
+        batch: BATCH,
         load: |c, after, limit| {
             use register_rights::dsl as r;
             let rows: Vec<(i64, String, String, String)> = r::register_rights
@@ -207,6 +215,7 @@ fn rights() -> Column<i64> {
 fn restrictions() -> Column<i64> {
     Column {
         name: "register_restrictions.holders",
+        batch: BATCH,
         load: |c, after, limit| {
             use register_restrictions::dsl as r;
             let rows: Vec<(i64, String, String, String)> = r::register_restrictions
@@ -236,6 +245,7 @@ macro_rules! applicant_column {
         fn $fn_name() -> Column<i64> {
             Column {
                 name: concat!("applicants.", stringify!($column)),
+                batch: BATCH,
                 load: |c, after, limit| {
                     use applicants::dsl as a;
                     let rows: Vec<(i64, String, String)> = a::applicants
@@ -271,6 +281,7 @@ applicant_column!(applicant_ids, id_number, "id");
 fn totp_secrets() -> Column<i64> {
     Column {
         name: "staff.totp_secret",
+        batch: BATCH,
         load: |c, after, limit| {
             use staff::dsl as t;
             let rows: Vec<(i64, String)> = t::staff
@@ -302,6 +313,7 @@ fn totp_secrets() -> Column<i64> {
 fn totp_pending() -> Column<i64> {
     Column {
         name: "staff.totp_pending",
+        batch: BATCH,
         load: |c, after, limit| {
             use staff::dsl as t;
             let rows: Vec<(i64, String)> = t::staff
@@ -330,6 +342,38 @@ fn totp_pending() -> Column<i64> {
     }
 }
 
+/// Uploaded materials: each value is a whole file (up to the checklist's largest size), so a few
+/// rows per batch.
+fn materials() -> Column<i64> {
+    Column {
+        name: "application_materials.content",
+        batch: 4,
+        load: |c, after, limit| {
+            use application_materials::dsl as m;
+            let rows: Vec<(i64, String, String, String, String)> = m::application_materials
+                .filter(m::id.gt(after))
+                .order(m::id.asc())
+                .limit(limit)
+                .select((m::id, m::content, m::business_no, m::material_id, m::sm3))
+                .load(c)?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, v, b, item, sm3)| (id, v, super::materials::context(&b, &item, &sm3)))
+                .collect())
+        },
+        swap: |c, key, old, new| {
+            use application_materials::dsl as m;
+            diesel::update(m::application_materials.filter(m::id.eq(key)).filter(m::content.eq(old)))
+                .set(m::content.eq(new))
+                .execute(c)
+        },
+        stale: |c, id| {
+            use application_materials::dsl as m;
+            m::application_materials.filter(m::content.not_like(not_current(id))).count().get_result(c)
+        },
+    }
+}
+
 /// Values per sealed column not yet under the sealer's current key.
 pub fn stale_counts(db: &Db, sealer: &Sealer) -> Result<Vec<(&'static str, i64)>, String> {
     let id = sealer.key_id();
@@ -350,6 +394,7 @@ pub fn stale_counts(db: &Db, sealer: &Sealer) -> Result<Vec<(&'static str, i64)>
         count(applicant_phones().name, applicant_phones().stale, c)?,
         count(applicant_names().name, applicant_names().stale, c)?,
         count(applicant_ids().name, applicant_ids().stale, c)?,
+        count(materials().name, materials().stale, c)?,
     ])
 }
 
@@ -373,6 +418,7 @@ pub fn rekey_all(db: &Db, sealer: &Sealer, max_passes: usize) -> Result<Vec<(&'s
         add(applicant_phones().name, pass(db, sealer, &applicant_phones())?);
         add(applicant_names().name, pass(db, sealer, &applicant_names())?);
         add(applicant_ids().name, pass(db, sealer, &applicant_ids())?);
+        add(materials().name, pass(db, sealer, &materials())?);
         if stale_counts(db, sealer)?.iter().all(|(_, n)| *n == 0) {
             return Ok(totals);
         }
