@@ -153,6 +153,7 @@ pub async fn add_staff(
         })
     })
     .await??;
+    node.state.sessions.clear();
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod log_watch;
 pub mod navigation;
 pub mod personal;
 pub mod protections;
+pub mod session_cache;
 pub mod settings;
 pub mod sms;
 pub mod startup;

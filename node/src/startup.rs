@@ -163,6 +163,7 @@ impl Application {
             },
             tlog: Default::default(),
             sth_cache: Default::default(),
+            sessions: Default::default(),
             settings,
         });
         enrol_children(&state).await?;

@@ -43,6 +43,8 @@ pub struct AppState {
     /// grown, for at most [`STH_REUSE`] (an SM2 signature per verification would cost as much as
     /// the verification itself).
     pub sth_cache: std::sync::Mutex<Option<(federation::merkle::SignedTreeHead, std::time::Instant)>>,
+    /// Live staff sessions, remembered for a moment (see `session_cache`).
+    pub sessions: crate::session_cache::SessionCache,
 }
 
 /// How long a signed tree head is served again while the log has not grown.

@@ -293,7 +293,7 @@ impl GroupWriter {
             tracing::error!(error = %why, "group commit failed; the batch was rolled back");
             g.failure = Some((g.batch, why));
             // Start afresh on a new connection.
-            release(&mut g);
+            release(g);
         }
         self.committed.notify_all();
     }

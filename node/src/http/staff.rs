@@ -1,6 +1,7 @@
 //! Staff login and the bearer session check.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use federation::crypto::sm3_hex;
 use schemas::api::{LoginAnswer, LoginRequest};
 use schemas::error::ErrorCode;
 use schemas::ids::DivisionCode;
@@ -10,7 +11,7 @@ use super::{ApiError, audit_event, blocking, request_id};
 use crate::state::AppState;
 use crate::store;
 use crate::store::audit;
-use crate::store::staff::Login;
+use crate::store::staff::{Login, Session};
 
 /// A signed-in staff member, their office (tenant) and role.
 #[derive(Debug, Clone)]
@@ -154,16 +155,27 @@ pub async fn optional_staff(req: &HttpRequest, state: &web::Data<AppState>) -> R
         .map(str::to_owned);
     let found = match token {
         Some(token) => {
-            let db = state.db.clone();
-            blocking(move || {
-                let mut conn = db.conn()?;
-                Ok(store::staff::session(&mut conn, &token)?)
-            })
-            .await?
+            let hash = sm3_hex(token.as_bytes());
+            match state.sessions.get(&hash, store::now()) {
+                Some(s) => Some(s),
+                None => {
+                    let db = state.db.clone();
+                    let h = hash.clone();
+                    let found = blocking(move || {
+                        let mut conn = db.conn()?;
+                        Ok(store::staff::session(&mut conn, &h)?)
+                    })
+                    .await?;
+                    if let Some(s) = &found {
+                        state.sessions.put(hash, s.clone());
+                    }
+                    found
+                }
+            }
         }
         None => None,
     };
-    let Some((staff_id, division, role)) = found else {
+    let Some(Session { staff_id, division, role, .. }) = found else {
         let entry = audit::Entry::new(
             state.settings.division.as_str(),
             "anonymous",

@@ -259,7 +259,12 @@ pub fn act(
         };
         if let Some(stage) = stage {
             let office_rules = store_rules::effective(conn, ctx.office.division.as_str())?;
-            let uploaded = super::materials::items_with_files(conn, &row.division, &row.business_no)?;
+            // Only the acceptance rules look at uploaded materials.
+            let uploaded = if stage == RuleStage::Accept {
+                super::materials::items_with_files(conn, &row.division, &row.business_no)?
+            } else {
+                vec![]
+            };
             let rule_ctx = rules::Context {
                 request: &req,
                 page: &page,

@@ -10,6 +10,7 @@ use rand::RngCore;
 
 use crate::db::AnyConnection;
 use crate::db::schema::{sessions, staff};
+pub use crate::session_cache::Session;
 
 /// Idle sessions end after this long.
 pub const SESSION_MINUTES: i64 = 30;
@@ -287,12 +288,14 @@ pub fn open_session(
 }
 
 /// (staff id, office, role) of a live session.
-pub fn session(conn: &mut AnyConnection, token: &str) -> QueryResult<Option<(i64, String, String)>> {
+pub fn session(conn: &mut AnyConnection, token_hash: &str) -> QueryResult<Option<Session>> {
     let row: Option<(i64, String, chrono::NaiveDateTime, String)> = sessions::table
         .inner_join(staff::table.on(staff::id.eq(sessions::staff_id)))
-        .filter(sessions::token_hash.eq(sm3_hex(token.as_bytes())))
+        .filter(sessions::token_hash.eq(token_hash))
         .select((sessions::staff_id, sessions::division, sessions::expires_at, staff::role))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|(id, d, exp, role)| (exp > super::now()).then_some((id, d, role))))
+    Ok(row.and_then(|(staff_id, division, expires_at, role)| {
+        (expires_at > super::now()).then_some(Session { staff_id, division, role, expires_at })
+    }))
 }
