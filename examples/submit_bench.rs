@@ -20,6 +20,8 @@
 //! everything else — argon2 proofs, SM2-signed federation envelopes, the transparency log — is
 //! the same. Modes alternate for `--rounds` rounds; the best of each is reported.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};

@@ -360,3 +360,28 @@ fn the_verification_read_gives_the_certificate_its_issue_leaf_and_the_log_length
         }
     }
 }
+
+#[test]
+fn an_answered_write_is_on_disk_and_a_failed_sync_stops_all_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let db = bdc_node::db::Db::open(&format!("sqlite://{}", path.display()), 4).unwrap();
+    let write = |name: &str| db.write(|c| counters::next(c, "320102", name).map_err(bdc_node::db::DbError::from));
+    // Writes answered, and each answer waited for its own WAL sync (one per commit).
+    for _ in 0..5 {
+        write("a").unwrap();
+    }
+    let stats = db.writer_stats();
+    assert_eq!((stats.closures, stats.commits), (5, 5), "{stats:?}");
+    db.wait_durable();
+    // The WAL file is replaced behind the writer's back: SQLite commits into the file it holds,
+    // but the writer cannot sync what it answers for. It says so and takes no further write.
+    let wal = dir.path().join("s.db-wal");
+    std::fs::rename(&wal, dir.path().join("moved-wal")).unwrap();
+    std::fs::write(&wal, b"").unwrap();
+    let e = write("b").expect_err("sync of a replaced WAL must fail");
+    assert!(e.to_string().contains("not known to be on disk"), "{e}");
+    let e = write("c").expect_err("writes stop after a failed sync");
+    assert!(e.to_string().contains("writes stopped"), "{e}");
+    assert!(db.writes_stopped().is_some_and(|why| why.contains("replaced")));
+}

@@ -226,6 +226,14 @@ impl Db {
         }
     }
 
+    /// Why this database takes no more writes (a failed WAL sync: restart after checking the disk).
+    pub fn writes_stopped(&self) -> Option<String> {
+        match self.backend {
+            Backend::Sqlite => self.writer.broken(),
+            Backend::Postgres => None,
+        }
+    }
+
     /// What SQLite's single writer has done since start (zeros on PostgreSQL).
     pub fn writer_stats(&self) -> WriterStats {
         match self.backend {

@@ -120,6 +120,11 @@ impl GroupWriter {
         }
     }
 
+    /// Why writes stopped, if a WAL sync failed.
+    pub fn broken(&self) -> Option<String> {
+        self.lock().broken.clone()
+    }
+
     /// Writers queued for their turn (a health figure; tests use it to order writers).
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)

@@ -10,6 +10,9 @@ use crate::state::AppState;
 pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
     blocking(move || {
+        if let Some(why) = db.writes_stopped() {
+            return Err(ApiError::internal(format!("writes stopped: {why}")));
+        }
         let mut conn = db.conn()?;
         diesel::sql_query("SELECT 1").execute(&mut conn)?;
         Ok(())
