@@ -122,6 +122,7 @@ use crate::registration::*;
         ApplicationReceipt,
         RegistrationDetails,
         MortgageAction,
+        Jurisdiction,
         EntryStatus,
         RestrictionKind,
         RightView,

@@ -9,6 +9,7 @@ pub mod codes;
 pub mod huijiao;
 pub mod log_watch;
 pub mod materials;
+pub mod national;
 pub mod notices;
 pub mod parties;
 pub mod register;
