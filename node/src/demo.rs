@@ -211,6 +211,7 @@ pub async fn run(base_port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()
         Ok(s) => print!("{s}"),
         Err(e) => println!("(sample data could not be created: {e:#})"),
     }
+    println!();
     match national {
         Ok(s) => print!("{s}"),
         Err(e) => println!("(national sample could not be created: {e:#})"),
