@@ -7,10 +7,6 @@
 use anyhow::{anyhow, bail};
 use serde_json::Value;
 
-/// The allocator the `bdc-node` binary uses, so that a node run inside a bench behaves as it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// CPU seconds (user + system) this process has used so far, from /proc/self/stat.
 pub fn cpu_secs() -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;

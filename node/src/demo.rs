@@ -101,6 +101,14 @@ pub fn federation_settings(dir: &Path, ports: [u16; 4]) -> anyhow::Result<[Setti
 
     let mut nation = base(NATION, Mode::National, "000000", dir, pn)?;
     nation.children = vec![peer(PROVINCE, "320000", pp, &kp, Some(NavigationMode::Interface))?];
+    // The national office: 国家层面登记 only (State-Council sea/island use, key state forests).
+    nation.offices = vec![OfficeSettings {
+        division: DivisionCode::nation(),
+        name: crate::domain::national::NATIONAL_OFFICE_NAME.into(),
+        time_limit_days: 30,
+        time_limits: Default::default(),
+        auto_approve: vec![],
+    }];
 
     let mut province = base(PROVINCE, Mode::Province, "320000", dir, pp)?;
     province.parent = Some(peer(NATION, "000000", pn, &kn, None)?);
@@ -177,9 +185,12 @@ pub async fn run(base_port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()
     }
     let pw_x = random_password();
     let pw_q = random_password();
+    let pw_n = random_password();
     add_staff(&nodes[2], "320102", "xuanwu-clerk", &pw_x, "玄武区登记员", "clerk").await?;
     add_staff(&nodes[3], "320104", "qinhuai-clerk", &pw_q, "秦淮区登记员", "clerk").await?;
+    add_staff(&nodes[0], "000000", "nation-clerk", &pw_n, "自然资源部不动产登记中心登记员", "clerk").await?;
     let sample = seed(&nodes, &pw_x).await;
+    let national = seed_national(&nodes, &pw_n).await;
 
     println!("bdc-node demo — a federation on 127.0.0.1 (data in {})", dir.display());
     println!();
@@ -195,10 +206,16 @@ pub async fn run(base_port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()
     println!("Staff accounts (POST /api/v1/staff/login):");
     println!("  320102  xuanwu-clerk   {pw_x}  at {}", nodes[2].url);
     println!("  320104  qinhuai-clerk  {pw_q}  at {}", nodes[3].url);
+    println!("  000000  nation-clerk   {pw_n}  at {} (自然资源部不动产登记中心, national-level kinds)", nodes[0].url);
     println!();
     match sample {
         Ok(s) => print!("{s}"),
         Err(e) => println!("(sample data could not be created: {e:#})"),
+    }
+    println!();
+    match national {
+        Ok(s) => print!("{s}"),
+        Err(e) => println!("(national sample could not be created: {e:#})"),
     }
     println!();
     println!("Press Ctrl-C to stop.");
@@ -312,5 +329,67 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
          查验码 {code}: {nation}/verify?id={cert}&code={code} (page with the PDF, OFD and package)\n  \
          link navigation for 320104 from the nation: {}\n",
         link["navigate_to"].as_str().unwrap_or("(none)")
+    ))
+}
+
+/// The unit of the national sample: a 宗海 off 连云港市连云区 (320703).
+const NATIONAL_SAMPLE_UNIT: &str = "320703005001GH00001W00000000";
+
+/// A 国务院批准的用海项目 首次登记 submitted at the county portal of 玄武区: whatever the unit's
+/// division, it travels up (county → province → nation) to the national office, whose clerk takes
+/// it to 发证; the certificate (`国(…)自然资源部不动产权第…号`) verifies at the nation.
+async fn seed_national(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
+    let http = reqwest::Client::new();
+    let nation = &nodes[0].url;
+    let county = &nodes[2].url;
+    let login: serde_json::Value = http
+        .post(format!("{nation}/api/v1/staff/login"))
+        .json(&serde_json::json!({"username": "nation-clerk", "password": password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?.to_owned();
+    let unit = NATIONAL_SAMPLE_UNIT;
+    let page = http.get(format!("{nation}/api/v1/register/units/{unit}")).bearer_auth(&token).send().await?;
+    if page.status().is_success() {
+        return Ok(format!("National office: the sea-use sample from an earlier run is kept (unit {unit}).\n"));
+    }
+    let application = serde_json::json!({
+        "unit_code": unit,
+        "kind": "first",
+        "location": "连云港市连云区海域（国务院批准的用海项目）",
+        "details": {"jurisdiction": "state_council_sea_island", "area": "1200000.00", "purpose": "港口用海",
+                    "term_from": "2026-01-01", "term_to": "2075-12-31"},
+        "applicants": [
+            {"name": "连云港港务示例有限公司", "id_type": "credit_code", "id_number": "91320703MA1N2B3C4A", "role": "right_holder"}
+        ]
+    });
+    let answer: serde_json::Value =
+        http.post(format!("{county}/api/v1/applications")).json(&application).send().await?.json().await?;
+    let business_no =
+        answer["business_no"].as_str().ok_or_else(|| anyhow::anyhow!("unexpected answer {answer}"))?.to_owned();
+    let mut view = serde_json::Value::Null;
+    for action in ["accept", "review", "record", "certify", "issue"] {
+        view = http
+            .post(format!("{nation}/api/v1/applications/{business_no}/actions"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"action": action}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if view.get("error").is_some() {
+            anyhow::bail!("national sample {action} of {business_no} refused: {view}");
+        }
+    }
+    let cert = view["certificate_id"].as_str().unwrap_or_default().to_owned();
+    let verified: serde_json::Value =
+        http.get(format!("{nation}/api/v1/certificates/{cert}/verify")).send().await?.json().await?;
+    Ok(format!(
+        "National office (自然资源部不动产登记中心, division 000000): a 国务院批准的用海项目 submitted at 玄武区's portal\n  \
+         went up to the nation as {business_no} and was issued there: {}\n  \
+         certificate:  curl {nation}/api/v1/certificates/{cert}/verify\n",
+        verified["number"].as_str().unwrap_or("(no number)")
     ))
 }

@@ -7,9 +7,6 @@ use bdc_node::settings::{DEFAULTS_TOML, Settings};
 use bdc_node::{Application, demo, keys, telemetry};
 use clap::{Parser, Subcommand};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "bdc-node", version, about = "互联网+不动产登记 node: national, provincial or county")]
 struct Cli {

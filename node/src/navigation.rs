@@ -13,8 +13,9 @@ use schemas::divisions::Divisions;
 use schemas::envelope::ForwardedApplication;
 use schemas::error::{ErrorBody, ErrorCode};
 use schemas::ids::{DivisionCode, NodeId};
-use schemas::register::RegistrationDetails;
+use schemas::register::{Jurisdiction, RegistrationDetails};
 
+use crate::domain::national::{self, competent_national_office};
 use crate::domain::parties::{applicant_proofs, check_parties};
 use crate::domain::register::{RegisterError, check_details, check_parties_for_kind};
 use crate::http::{ApiError, blocking};
@@ -53,6 +54,43 @@ pub fn target_division(request: &SubmitApplication) -> Result<DivisionCode, ApiE
     Ok(resolved)
 }
 
+/// The office of a national-level application (国家层面登记) is the national office (`000000`)
+/// whatever the unit's division; the unit's division must still be a GB/T 2260 code, and an
+/// applicant's choice of office, if any, must be the national one.
+pub fn national_target(request: &SubmitApplication, claim: Jurisdiction) -> Result<DivisionCode, ApiError> {
+    let divisions = Divisions::builtin();
+    let unit_division = request.unit_code.division();
+    if !divisions.is_known(&divisions.resolve(&unit_division)) || unit_division.is_nation() {
+        return Err(ApiError::with_message(
+            ErrorCode::UnknownDivision,
+            format!("不动产单元代码前6位 {unit_division} 不是有效的县级行政区划代码（GB/T 2260）"),
+        ));
+    }
+    if let Some(chosen) = &request.division
+        && !chosen.is_nation()
+    {
+        return Err(ApiError::with_message(
+            ErrorCode::NotThisOffice,
+            format!("{}，不能选择登记机构 {chosen}", competent_national_office(claim)),
+        ));
+    }
+    Ok(DivisionCode::nation())
+}
+
+/// Where a national-level application goes from here: the national office when this node hosts
+/// it; else upward to the parent by interface navigation (a county or a province passes it on
+/// whatever the unit's division); a node with neither cannot take it.
+fn national_route(state: &AppState) -> Route {
+    let nation = DivisionCode::nation();
+    if state.office(&nation).is_some() {
+        Route::Local(nation)
+    } else if let Some(parent) = state.parent_id() {
+        Route::Child { node_id: parent.clone(), division: nation, navigation: NavigationMode::Interface }
+    } else {
+        Route::NotServed
+    }
+}
+
 fn register_refusal(e: RegisterError) -> ApiError {
     let code = match e {
         RegisterError::Share(_) => ErrorCode::InvalidShare,
@@ -68,7 +106,8 @@ fn competent_office(division: &DivisionCode) -> String {
         .unwrap_or_else(|| format!("行政区划 {division} 的不动产登记机构"))
 }
 
-/// Place an application received here (from an applicant, or from the parent node).
+/// Place an application received here (from an applicant; from the parent node; or, a
+/// national-level one, from a child passing it up to the national office).
 pub async fn place_application(
     state: &web::Data<AppState>,
     request: SubmitApplication,
@@ -79,8 +118,13 @@ pub async fn place_application(
     // Check everything first, at every level: bad input changes nothing anywhere.
     let parties = check_parties(&request.applicants).map_err(|e| ApiError::with_message(e.code, e.message))?;
     let mut request = request;
-    let details =
+    let mut details =
         check_details(request.kind, &request.details.clone().unwrap_or_default()).map_err(register_refusal)?;
+    let claim = details.jurisdiction;
+    if let Some(claim) = claim {
+        details = national::check_claim(claim, &request.unit_code, &details)
+            .map_err(|e| ApiError::with_message(ErrorCode::NationalClaimInvalid, e.to_string()))?;
+    }
     check_parties_for_kind(request.kind, &details, &parties).map_err(register_refusal)?;
     request.details = (details != RegistrationDetails::default()).then_some(details);
     if let Some(location) = &request.location
@@ -88,9 +132,30 @@ pub async fn place_application(
     {
         return Err(ApiError::with_message(ErrorCode::InvalidField, "坐落不能超过200字，且不能含控制字符"));
     }
-    let target = target_division(&request)?;
-    match state.router.route(&target) {
+    let (target, route) = match claim {
+        Some(claim) => (national_target(&request, claim)?, national_route(state)),
+        None => {
+            let target = target_division(&request)?;
+            let route = state.router.route(&target);
+            (target, route)
+        }
+    };
+    match route {
         Route::Local(office_division) => {
+            // The national office takes national-level applications only, and only it takes them
+            // (the router never offers it; this guards the rule where the write happens).
+            if office_division.is_nation() != claim.is_some() {
+                return Err(ApiError::with_message(
+                    ErrorCode::NotThisOffice,
+                    match claim {
+                        Some(c) => competent_national_office(c),
+                        None => format!(
+                            "该不动产（行政区划 {target}）不属于本节点管辖，请向{}申请",
+                            competent_office(&target)
+                        ),
+                    },
+                ));
+            }
             let state2 = state.clone();
             let request_id = request_id.to_owned();
             let receipt = blocking(move || {
@@ -165,7 +230,13 @@ pub async fn place_application(
             ))
         }
         Route::NotServed => {
-            let code = if state.settings.offices.is_empty() { ErrorCode::NoRoute } else { ErrorCode::NotThisOffice };
+            if let Some(c) = claim {
+                return Err(ApiError::with_message(ErrorCode::NoRoute, competent_national_office(c)));
+            }
+            // The national office takes national-level applications only: it does not make this
+            // node the office of anything else.
+            let local = state.settings.offices.iter().any(|o| !o.division.is_nation());
+            let code = if local { ErrorCode::NotThisOffice } else { ErrorCode::NoRoute };
             Err(ApiError::with_message(
                 code,
                 format!("该不动产（行政区划 {target}）不属于本节点管辖，请向{}申请", competent_office(&target)),
@@ -174,6 +245,8 @@ pub async fn place_application(
     }
 }
 
+/// Interface navigation to the next node: down to a child, or (a national-level application) up
+/// to the parent. `child` names that peer either way.
 async fn forward(
     state: &web::Data<AppState>,
     request: SubmitApplication,
@@ -231,7 +304,7 @@ async fn forward(
             Err(err)
         }
         Err(e) => {
-            tracing::warn!(child = %child, error = %e, "child unreachable; application queued");
+            tracing::warn!(peer = %child, error = %e, "next node unreachable; application queued");
             let (state2, t, d) = (state.clone(), ticket.clone(), division.to_string());
             let child2 = child.clone();
             let rid = request_id.to_owned();

@@ -367,7 +367,14 @@ impl Settings {
             if !known(&office.division) {
                 problems.push(format!("office division {} is not a GB/T 2260 code", office.division));
             }
-            if !self.division.contains(&office.division) {
+            if office.division.is_nation() && self.mode != Mode::National {
+                // 国家层面登记 (State-Council sea/island use, key state forests) is the national
+                // office's alone; no county or provincial office may take it.
+                problems.push(
+                    "office 000000 is the national office (national-level registrations only): only a node with mode = national may host it"
+                        .into(),
+                );
+            } else if !self.division.contains(&office.division) {
                 problems
                     .push(format!("office {} is not within the node's division {}", office.division, self.division));
             }
@@ -476,6 +483,27 @@ mod tests {
             Settings::load_with_env(Some(&path), &env(&[("BDC_DATABASE__URL_FILE", secret.to_str().expect("utf8"))]))
                 .expect("load");
         assert_eq!(s.database.url, "postgres://bdc:s3cret@db.internal/bdc");
+    }
+
+    #[test]
+    fn only_the_national_node_hosts_the_national_office() {
+        let national = |name: &str| OfficeSettings {
+            division: DivisionCode::nation(),
+            name: name.into(),
+            time_limit_days: 30,
+            time_limits: Default::default(),
+            auto_approve: vec![],
+        };
+        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config/national.toml"));
+        let s = Settings::load_with_env(Some(&path), &[]).expect("national.toml");
+        assert!(s.offices.iter().any(|o| o.division.is_nation()), "national.toml configures the national office");
+        for file in ["county.toml", "province.toml"] {
+            let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config")).join(file);
+            let mut s = Settings::load_with_env(Some(&path), &[]).expect("load");
+            s.offices.push(national("自然资源部不动产登记中心"));
+            let err = s.validate().expect_err("a county or province cannot host the national office").to_string();
+            assert!(err.contains("office 000000 is the national office"), "{err}");
+        }
     }
 
     #[test]

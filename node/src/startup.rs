@@ -102,8 +102,10 @@ impl Application {
             peers.push(peer_from(&settings, c, Relation::Child)?);
         }
         let directory = Directory::new(peers);
+        // The national office (000000) takes national-level applications only (they do not go
+        // through the router): it is no office of last resort for every division.
         let router = Router::new(
-            settings.offices.iter().map(|o| o.division.clone()).collect(),
+            settings.offices.iter().filter(|o| !o.division.is_nation()).map(|o| o.division.clone()).collect(),
             directory
                 .children()
                 .filter_map(|c| c.navigation.map(|n| (c.division.clone(), c.node_id.clone(), n)))

@@ -57,6 +57,7 @@ error_codes! {
     InvalidField = 400, "字段取值无效";
     MissingApplicant = 400, "申请至少需要一名申请人";
     NotThisOffice = 400, "该不动产不属于本登记机构管辖";
+    NationalClaimInvalid = 422, "不符合国家层面登记（国务院批准的用海用岛项目、重点国有林区）的条件";
     NoRoute = 404, "找不到负责该行政区划的登记机构";
     NotFound = 404, "未找到";
     Unauthorized = 401, "未登录或登录已失效";

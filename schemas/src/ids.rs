@@ -442,6 +442,14 @@ impl UnitCode {
         &self.0[..19]
     }
 
+    /// 宗地（宗海）特征码 (positions 13–14): ownership (G/J/Z) and the parcel's right type, e.g.
+    /// `GB` 国有建设用地, `GH` 海域, `GG` 无居民海岛, `GL` 国有林地 (STANDARDS §1.2–1.3).
+    pub fn parcel_feature(&self) -> (char, char) {
+        // A parsed code is 28 ASCII characters: the indexing cannot fail.
+        let b = self.0.as_bytes();
+        (char::from(b[12]), char::from(b[13]))
+    }
+
     /// 定着物特征码 (position 20): F, L, Q or W.
     pub fn fixture_feature(&self) -> char {
         char::from(self.0.as_bytes()[19])

@@ -125,6 +125,7 @@ use crate::registration::*;
         ApplicationReceipt,
         RegistrationDetails,
         MortgageAction,
+        Jurisdiction,
         EntryStatus,
         RestrictionKind,
         RightView,

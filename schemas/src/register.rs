@@ -36,6 +36,29 @@ impl MortgageAction {
     }
 }
 
+/// 国家层面登记 (《"互联网+不动产登记"建设指南》 三.3): the kinds of registration the Ministry of
+/// Natural Resources' national portal accepts and its national office handles, whatever the unit's
+/// division. An application states it; without the claim a unit follows the normal county routing
+/// (many sea areas are approved and registered locally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Jurisdiction {
+    /// 国务院批准的用海用岛项目: the unit must be a 宗海 (宗地特征码 `GH`) or an uninhabited island
+    /// (无居民海岛, `GG`).
+    StateCouncilSeaIsland,
+    /// 重点国有林区: a 林权 (QLLX 10, 11 or 12) on a 林地 parcel (`E`/`L`) in a key state forest region.
+    KeyStateForest,
+}
+
+impl Jurisdiction {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::StateCouncilSeaIsland => "国务院批准的用海用岛项目登记",
+            Self::KeyStateForest => "重点国有林区登记",
+        }
+    }
+}
+
 /// What the application asks the register to record, beyond the unit, kind and parties. Every
 /// field is optional on the wire; which ones a kind needs is checked at submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
@@ -78,6 +101,10 @@ pub struct RegistrationDetails {
     /// 预告登记种类 YGDJZL 1–4 (STANDARDS.md §3.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance_kind: Option<u8>,
+    /// A national-level registration (国家层面登记), handled by the national office whatever the
+    /// unit's division; checked at submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<Jurisdiction>,
 }
 
 /// 权属状态 of a register entry.

@@ -10,6 +10,7 @@ pub mod huijiao;
 pub mod log_watch;
 pub mod material_files;
 pub mod materials;
+pub mod national;
 pub mod notices;
 pub mod parties;
 pub mod register;

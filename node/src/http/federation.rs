@@ -156,13 +156,30 @@ async fn receive_application(
     check_transport_identity(req, state, &sig)?;
     let skew = chrono::Duration::seconds(state.settings.federation.max_skew_secs);
     let checked = check_envelope(&state.directory, &state.me, &sig, &body, Utc::now(), skew)?;
-    if checked.sender.relation != Relation::Parent {
-        return Err(ApiError::with_message(ErrorCode::UnknownSender, "只接受上级节点转来的申请"));
-    }
+    let relation = checked.sender.relation;
     let envelope = checked.envelope;
     let EnvelopeBody::Application(forwarded) = envelope.body else {
         return Err(ApiError::with_message(ErrorCode::MalformedEnvelope, "应为申请报文"));
     };
+    // Applications travel down to the office that owns the property, except national-level ones
+    // (国家层面登记), which travel up to the national office: a child may pass on only those, and a
+    // parent never sends one down (that would loop).
+    let claim = forwarded.application.details.as_ref().and_then(|d| d.jurisdiction);
+    match (relation, claim) {
+        (Relation::Parent, None) | (Relation::Child, Some(_)) => {}
+        (Relation::Parent, Some(c)) => {
+            return Err(ApiError::with_message(
+                ErrorCode::NotThisOffice,
+                crate::domain::national::competent_national_office(c),
+            ));
+        }
+        (Relation::Child, None) => {
+            return Err(ApiError::with_message(
+                ErrorCode::UnknownSender,
+                "只接受上级节点转来的申请（下级节点只可转来国家层面登记申请）",
+            ));
+        }
+    }
     let (answer, _) =
         place_application(state, forwarded.application, forwarded.entry_node, forwarded.ticket, &envelope.request_id)
             .await?;

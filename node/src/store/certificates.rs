@@ -222,15 +222,24 @@ pub fn issue(conn: &mut AnyConnection, input: IssueInput<'_>) -> Result<Certific
     } else {
         (CertificateKind::RegistrationProof, REGISTRATION_PROOF_TYPE, "不动产登记证明", format!("cert_no:{year}:proof"))
     };
-    let divisions = Divisions::builtin();
-    let abbr = divisions
-        .province_abbr(input.office)
-        .ok_or_else(|| format!("no province abbreviation for {}", input.office))?;
-    let place = divisions
-        .city_name_for_certificate(input.office)
-        .ok_or_else(|| format!("no place name for {}", input.office))?;
+    let (abbr, place) = if input.office.is_nation() {
+        // The national office: STANDARDS gives no national form; ours is
+        // 国(2026)自然资源部不动产权第0000001号 (see `domain::national`).
+        (
+            crate::domain::national::NATIONAL_CERTIFICATE_ABBR,
+            crate::domain::national::NATIONAL_CERTIFICATE_PLACE.to_owned(),
+        )
+    } else {
+        let divisions = Divisions::builtin();
+        let abbr = divisions
+            .province_abbr(input.office)
+            .ok_or_else(|| format!("no province abbreviation for {}", input.office))?;
+        let place = divisions
+            .city_name_for_certificate(input.office)
+            .ok_or_else(|| format!("no place name for {}", input.office))?;
+        (abbr.chars().next().ok_or_else(|| "empty province abbreviation".to_owned())?, place)
+    };
     let seq = counters::next(conn, input.office.as_str(), &counter).map_err(|e| e.to_string())?;
-    let abbr = abbr.chars().next().ok_or_else(|| "empty province abbreviation".to_owned())?;
     let number = CertificateNumber::new(abbr, year as u16, &place, kind, seq as u32).map_err(|e| e.to_string())?;
     let serial_no = counters::next(conn, input.office.as_str(), "certificate_serial").map_err(|e| e.to_string())?;
     let serial = format!("{year}{serial_no:08}");
