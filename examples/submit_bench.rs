@@ -68,40 +68,9 @@ fn application(n: u64) -> serde_json::Value {
 /// The load generator (a separate process): submissions until time is up; prints "ok bad".
 async fn client(url: String, clients: usize, secs: u64, offset: u64) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let tasks: Vec<_> = (0..clients as u64)
-        .map(|c| {
-            let (http, url) = (http.clone(), url.clone());
-            tokio::spawn(async move {
-                let (mut ok, mut bad) = (0u64, 0u64);
-                let mut n = offset + c;
-                while Instant::now() < deadline {
-                    let r = http.post(format!("{url}/api/v1/applications")).json(&application(n)).send().await;
-                    n += clients as u64;
-                    match r {
-                        Ok(r) if r.status().is_success() => {
-                            let body = r.bytes().await.unwrap_or_default();
-                            if body.windows(19).any(|w| w == b"\"status\":\"received\"") {
-                                ok += 1;
-                            } else {
-                                bad += 1;
-                            }
-                        }
-                        _ => bad += 1,
-                    }
-                }
-                (ok, bad)
-            })
-        })
-        .collect();
-    let (mut ok, mut bad) = (0, 0);
-    for t in tasks {
-        let (o, b) = t.await?;
-        ok += o;
-        bad += b;
-    }
-    println!("{ok} {bad}");
-    Ok(())
+    let submit =
+        move |http: &reqwest::Client, n: u64| http.post(format!("{url}/api/v1/applications")).json(&application(n));
+    support::load(http, clients, secs, offset, submit, b"\"status\":\"received\"").await
 }
 
 /// One measurement on a fresh federation: submissions per second.

@@ -15,8 +15,6 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use anyhow::{Context, anyhow, bail};
 use bdc_node::startup::Application;
 use support::cpu_secs;
@@ -62,37 +60,8 @@ async fn client(url: String, ca: Option<String>, clients: usize, secs: u64) -> a
     if let Some(ca) = ca {
         builder = builder.tls_certs_only([reqwest::Certificate::from_pem(std::fs::read(ca)?.as_slice())?]);
     }
-    let http = builder.build()?;
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let (http, url) = (http.clone(), url.clone());
-            tokio::spawn(async move {
-                let (mut ok, mut bad) = (0u64, 0u64);
-                while Instant::now() < deadline {
-                    match http.get(format!("{url}/api/v1/node")).send().await {
-                        Ok(r) if r.status().is_success() => {
-                            if r.bytes().await.is_ok() {
-                                ok += 1;
-                            } else {
-                                bad += 1;
-                            }
-                        }
-                        _ => bad += 1,
-                    }
-                }
-                (ok, bad)
-            })
-        })
-        .collect();
-    let (mut ok, mut bad) = (0, 0);
-    for t in tasks {
-        let (o, b) = t.await?;
-        ok += o;
-        bad += b;
-    }
-    println!("{ok} {bad}");
-    Ok(())
+    let node_info = move |http: &reqwest::Client, _n: u64| http.get(format!("{url}/api/v1/node"));
+    support::load(builder.build()?, clients, secs, 0, node_info, b"").await
 }
 
 /// One measurement: (requests per second, node CPU µs per request).

@@ -98,41 +98,11 @@ fn raw_verify_rate(key: &PublicKey, content: &[u8], sig: &[u8], secs: f64) -> an
 /// The load generator (run as a separate process): verifications until time is up.
 async fn client(url: String, ids: Vec<String>, clients: usize, secs: u64) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let (http, url, ids) = (http.clone(), url.clone(), ids.clone());
-            tokio::spawn(async move {
-                let (mut ok, mut bad) = (0u64, 0u64);
-                let mut i = c;
-                while Instant::now() < deadline {
-                    let id = &ids[i % ids.len()];
-                    i += clients;
-                    let r = http.get(format!("{url}/api/v1/certificates/{id}/verify")).send().await;
-                    match r {
-                        Ok(r) if r.status().is_success() => {
-                            let body = r.bytes().await.unwrap_or_default();
-                            if body.windows(12).any(|w| w == b"\"valid\":true") {
-                                ok += 1;
-                            } else {
-                                bad += 1;
-                            }
-                        }
-                        _ => bad += 1,
-                    }
-                }
-                (ok, bad)
-            })
-        })
-        .collect();
-    let (mut ok, mut bad) = (0, 0);
-    for t in tasks {
-        let (o, b) = t.await?;
-        ok += o;
-        bad += b;
-    }
-    println!("{ok} {bad}");
-    Ok(())
+    let verify = move |http: &reqwest::Client, n: u64| {
+        let id = &ids[n as usize % ids.len().max(1)];
+        http.get(format!("{url}/api/v1/certificates/{id}/verify"))
+    };
+    support::load(http, clients, secs, 0, verify, b"\"valid\":true").await
 }
 
 async fn run(opts: Opts) -> anyhow::Result<()> {

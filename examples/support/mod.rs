@@ -38,3 +38,51 @@ pub async fn call(req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
     }
     Ok(body)
 }
+
+/// The load generator's loop, run in a process of its own: `clients` connections send requests
+/// until `secs` are up, request number `n` (each connection `c` takes `first + c`, then every
+/// `clients`-th) built by `request`. An answer is good when it is 2xx and its body holds `good`
+/// (any body when `good` is empty). Prints "ok bad" for the bench process to read.
+pub async fn load<F>(
+    http: reqwest::Client,
+    clients: usize,
+    secs: u64,
+    first: u64,
+    request: F,
+    good: &'static [u8],
+) -> anyhow::Result<()>
+where
+    F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let request = std::sync::Arc::new(request);
+    let tasks: Vec<_> = (0..clients as u64)
+        .map(|c| {
+            let (http, request) = (http.clone(), std::sync::Arc::clone(&request));
+            tokio::spawn(async move {
+                let (mut ok, mut bad) = (0u64, 0u64);
+                let mut n = first + c;
+                while std::time::Instant::now() < deadline {
+                    let answer = request(&http, n).send().await;
+                    n += clients as u64;
+                    match answer {
+                        Ok(r) if r.status().is_success() => match r.bytes().await {
+                            Ok(body) if good.is_empty() || body.windows(good.len()).any(|w| w == good) => ok += 1,
+                            _ => bad += 1,
+                        },
+                        _ => bad += 1,
+                    }
+                }
+                (ok, bad)
+            })
+        })
+        .collect();
+    let (mut ok, mut bad) = (0, 0);
+    for t in tasks {
+        let (o, b) = t.await?;
+        ok += o;
+        bad += b;
+    }
+    println!("{ok} {bad}");
+    Ok(())
+}
