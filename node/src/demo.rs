@@ -246,18 +246,53 @@ async fn wait() {
 /// Sample data through the real API: 李四's 首次登记 at 320102, then a 转移登记 to 张三 submitted at
 /// the nation, forwarded down, taken through every stage to 发证; progress and certificates (the
 /// new one valid, 李四's voided) roll up.
-async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
-    let http = reqwest::Client::new();
-    let nation = &nodes[0].url;
-    let county = &nodes[2].url;
+/// A staff session at `office_url`.
+async fn login(http: &reqwest::Client, office_url: &str, username: &str, password: &str) -> anyhow::Result<String> {
     let login: serde_json::Value = http
-        .post(format!("{county}/api/v1/staff/login"))
-        .json(&serde_json::json!({"username": "xuanwu-clerk", "password": password}))
+        .post(format!("{office_url}/api/v1/staff/login"))
+        .json(&serde_json::json!({"username": username, "password": password}))
         .send()
         .await?
         .json()
         .await?;
-    let token = login["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?.to_owned();
+    Ok(login["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?.to_owned())
+}
+
+/// Submit `application` at the portal `entry`, then take it from 受理 to 发证 at the office
+/// `office_url` with `token`. Returns the business number and the last staff view.
+async fn submit_and_issue(
+    http: &reqwest::Client,
+    entry: &str,
+    office_url: &str,
+    token: &str,
+    application: &serde_json::Value,
+) -> anyhow::Result<(String, serde_json::Value)> {
+    let answer: serde_json::Value =
+        http.post(format!("{entry}/api/v1/applications")).json(application).send().await?.json().await?;
+    let business_no =
+        answer["business_no"].as_str().ok_or_else(|| anyhow::anyhow!("unexpected answer {answer}"))?.to_owned();
+    let mut view = serde_json::Value::Null;
+    for action in ["accept", "review", "record", "certify", "issue"] {
+        view = http
+            .post(format!("{office_url}/api/v1/applications/{business_no}/actions"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"action": action}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if view.get("error").is_some() {
+            anyhow::bail!("sample {action} of {business_no} refused: {view}");
+        }
+    }
+    Ok((business_no, view))
+}
+
+async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
+    let http = reqwest::Client::new();
+    let nation = &nodes[0].url;
+    let county = &nodes[2].url;
+    let token = login(&http, county, "xuanwu-clerk", password).await?;
     // A data directory from an earlier run already holds the sample (the register is permanent).
     let unit = "320102003001GB00012F00010203";
     let page = http.get(format!("{county}/api/v1/register/units/{unit}")).bearer_auth(&token).send().await?;
@@ -286,27 +321,8 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
             {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "obligor"}
         ]
     });
-    let mut business_no = String::new();
-    let mut view = serde_json::Value::Null;
-    for (entry, application) in [(county, first), (nation, transfer)] {
-        let answer: serde_json::Value =
-            http.post(format!("{entry}/api/v1/applications")).json(&application).send().await?.json().await?;
-        business_no =
-            answer["business_no"].as_str().ok_or_else(|| anyhow::anyhow!("unexpected answer {answer}"))?.to_owned();
-        for action in ["accept", "review", "record", "certify", "issue"] {
-            view = http
-                .post(format!("{county}/api/v1/applications/{business_no}/actions"))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({"action": action}))
-                .send()
-                .await?
-                .json()
-                .await?;
-            if view.get("error").is_some() {
-                anyhow::bail!("sample {action} of {business_no} refused: {view}");
-            }
-        }
-    }
+    submit_and_issue(&http, county, county, &token, &first).await?;
+    let (business_no, view) = submit_and_issue(&http, nation, county, &token, &transfer).await?;
     let cert = view["certificate_id"].as_str().unwrap_or_default().to_owned();
     // The 查验码 the applicant sees with the progress (the clerk sees it too).
     let progress: serde_json::Value =
@@ -342,14 +358,7 @@ async fn seed_national(nodes: &[RunningNode], password: &str) -> anyhow::Result<
     let http = reqwest::Client::new();
     let nation = &nodes[0].url;
     let county = &nodes[2].url;
-    let login: serde_json::Value = http
-        .post(format!("{nation}/api/v1/staff/login"))
-        .json(&serde_json::json!({"username": "nation-clerk", "password": password}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?.to_owned();
+    let token = login(&http, nation, "nation-clerk", password).await?;
     let unit = NATIONAL_SAMPLE_UNIT;
     let page = http.get(format!("{nation}/api/v1/register/units/{unit}")).bearer_auth(&token).send().await?;
     if page.status().is_success() {
@@ -365,24 +374,7 @@ async fn seed_national(nodes: &[RunningNode], password: &str) -> anyhow::Result<
             {"name": "连云港港务示例有限公司", "id_type": "credit_code", "id_number": "91320703MA1N2B3C4A", "role": "right_holder"}
         ]
     });
-    let answer: serde_json::Value =
-        http.post(format!("{county}/api/v1/applications")).json(&application).send().await?.json().await?;
-    let business_no =
-        answer["business_no"].as_str().ok_or_else(|| anyhow::anyhow!("unexpected answer {answer}"))?.to_owned();
-    let mut view = serde_json::Value::Null;
-    for action in ["accept", "review", "record", "certify", "issue"] {
-        view = http
-            .post(format!("{nation}/api/v1/applications/{business_no}/actions"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"action": action}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if view.get("error").is_some() {
-            anyhow::bail!("national sample {action} of {business_no} refused: {view}");
-        }
-    }
+    let (business_no, view) = submit_and_issue(&http, county, nation, &token, &application).await?;
     let cert = view["certificate_id"].as_str().unwrap_or_default().to_owned();
     let verified: serde_json::Value =
         http.get(format!("{nation}/api/v1/certificates/{cert}/verify")).send().await?.json().await?;
