@@ -241,11 +241,14 @@ impl GroupWriter {
                     }
                     self.committed.notify_all();
                 }
-                _ => {
-                    // Synced inside COMMIT (no WAL handle), or nothing to sync.
+                _ if committed => {
+                    // No WAL handle: SQLite synced inside COMMIT (`synchronous = FULL`).
                     g.durable = g.durable.max(mine);
                     self.committed.notify_all();
                 }
+                // The commit failed: its waiters see the failure. `durable` stays where it is, for
+                // an earlier batch may still be syncing.
+                _ => self.committed.notify_all(),
             }
         } else {
             drop(held);
