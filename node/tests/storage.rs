@@ -385,3 +385,73 @@ fn an_answered_write_is_on_disk_and_a_failed_sync_stops_all_writes() {
     assert!(e.to_string().contains("writes stopped"), "{e}");
     assert!(db.writes_stopped().is_some_and(|why| why.contains("replaced")));
 }
+
+#[test]
+fn the_wal_restarts_when_it_passes_its_limit_while_readers_keep_reading() {
+    use diesel::RunQueryDsl;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let db = Arc::new(bdc_node::db::Db::open(&format!("sqlite://{}", path.display()), 4).unwrap());
+    db.set_wal_limit(256 * 1024);
+    db.write(|c| {
+        diesel::sql_query("CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            .execute(c)
+            .map_err(bdc_node::db::DbError::from)
+    })
+    .unwrap();
+    // Readers always at work, as under load: without the writer's restarting checkpoint the WAL
+    // is never started afresh and grows with everything written.
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _: i64 =
+                        db.read(|c| counters::current(c, "320102", "w").map_err(bdc_node::db::DbError::from)).unwrap();
+                }
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let db = Arc::clone(&db);
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    db.write(|c| {
+                        diesel::sql_query("INSERT INTO filler (body) VALUES (randomblob(4096))").execute(c)?;
+                        counters::next(c, "320102", "w").map_err(bdc_node::db::DbError::from)
+                    })
+                    .unwrap_or_else(|e| panic!("writer {w}, write {i}: {e}"));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+    // About 8 MB went through the WAL; it restarted on the way. Once the writer's last wait for
+    // a reader is over (it backs off while readers outlast it), the next write starts it afresh
+    // and SQLite cuts the file back to the limit.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    db.write(|c| counters::next(c, "320102", "w").map_err(bdc_node::db::DbError::from)).unwrap();
+    let stats = db.writer_stats();
+    assert!(stats.wal_restarts >= 2, "{stats:?}");
+    let wal = std::fs::metadata(dir.path().join("w.db-wal")).unwrap().len();
+    assert!(wal <= 256 * 1024 + 64 * 1024, "WAL is {wal} bytes after {stats:?}");
+    // Nothing was lost on the way.
+    assert_eq!(db.read(|c| counters::current(c, "320102", "w").map_err(bdc_node::db::DbError::from)).unwrap(), 2001);
+    let rows: i64 = db
+        .read(|c| {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT count(*) FROM filler)"))
+                .get_result(c)
+                .map_err(bdc_node::db::DbError::from)
+        })
+        .unwrap();
+    assert_eq!(rows, 2000);
+}

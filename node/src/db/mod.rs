@@ -242,6 +242,12 @@ impl Db {
         }
     }
 
+    /// Restart SQLite's WAL whenever it passes `bytes` (default `writer::DEFAULT_WAL_LIMIT`; no
+    /// effect on PostgreSQL). Set it before the first write.
+    pub fn set_wal_limit(&self, bytes: u64) {
+        self.writer.set_wal_limit(bytes);
+    }
+
     /// Run `f` in a write transaction: all or nothing.
     pub fn write<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
     where

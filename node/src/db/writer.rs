@@ -19,16 +19,28 @@
 //! signed tree heads) waits for [`GroupWriter::wait_durable`] first. A failed sync is treated as
 //! PostgreSQL treats it: the writer refuses every later write until the node is restarted, since
 //! what the disk holds is no longer known.
+//!
+//! **Keeping the WAL small.** The background checkpointer (`db::checkpointer`) copies the WAL back
+//! PASSIVEly, but SQLite starts the WAL afresh only when a writer finds every frame copied back
+//! and no reader using it — which under steady load never happens, so the file grew without bound
+//! (468 MB after 4000 registrations), and every commit paid the file system for new blocks. The
+//! writer's connection has `journal_size_limit` = the limit: once the WAL starts afresh, SQLite
+//! cuts the file back to that size and then writes over the blocks it already has. When the file
+//! passes the limit the writer, between two batches (nothing of its own is open and no other
+//! write can start), runs `wal_checkpoint(RESTART)`: it copies the rest back and waits briefly for
+//! readers on old snapshots, so that the next batch writes from the start of the file again.
+//! Readers that outlast the wait leave it for a later try.
 
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 
+use diesel::RunQueryDsl;
 use diesel::connection::{Connection, TransactionManager};
 use diesel::result::Error as DieselError;
 
@@ -36,6 +48,16 @@ use super::{AnyConnection, DbConn, DbError};
 
 /// Closures committed together at most (bounds the wait of the first one).
 const MAX_BATCH: usize = 64;
+
+/// WAL size past which the writer restarts it between batches (and the size SQLite cuts it back to).
+pub const DEFAULT_WAL_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// How long a restarting checkpoint waits for readers on older snapshots (every write waits
+/// meanwhile), and how long the writer leaves the WAL alone after a try they outlasted: at first
+/// briefly, doubling while a long reader (an export, a backup) keeps outlasting it.
+const RESTART_WAIT_MS: u32 = 100;
+const RESTART_RETRY_FIRST: Duration = Duration::from_millis(50);
+const RESTART_RETRY_MAX: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct State {
@@ -56,6 +78,15 @@ struct State {
     wal: Option<Arc<Wal>>,
     /// A sync failed: nothing more is written until restart.
     broken: Option<String>,
+    /// The WAL passed the limit at the last sync: restart it before the next batch.
+    wal_full: bool,
+    /// No restarting checkpoint before this (a reader outlasted the last one), and the wait
+    /// before the next try after that one fails too.
+    restart_not_before: Option<Instant>,
+    restart_backoff: Duration,
+    /// The last batch before the WAL last restarted: a later sync of an earlier batch may still
+    /// see the old file's size.
+    restarted_after: u64,
 }
 
 /// The WAL file handle, with the inode it was opened on (SQLite recreates the file if every
@@ -73,6 +104,8 @@ pub struct GroupWriter {
     stats: Counters,
     /// The database's WAL file (`<db>-wal`); None for databases without one.
     wal_path: Option<PathBuf>,
+    /// WAL size in bytes past which the writer restarts it (see the module's notes).
+    wal_limit: AtomicU64,
 }
 
 #[derive(Default)]
@@ -81,6 +114,7 @@ struct Counters {
     commits: AtomicU64,
     held_ns: AtomicU64,
     commit_ns: AtomicU64,
+    restarts: AtomicU64,
 }
 
 /// What the writer has done since the node started: how busy the one writer is tells whether
@@ -95,6 +129,8 @@ pub struct WriterStats {
     pub held_ns: u64,
     /// Of that, time spent committing.
     pub commit_ns: u64,
+    /// Times the WAL was started afresh after passing its limit.
+    pub wal_restarts: u64,
 }
 
 type Tm = <AnyConnection as Connection>::TransactionManager;
@@ -104,7 +140,13 @@ impl GroupWriter {
     pub fn new(db_path: &str) -> Self {
         let wal_path = (!db_path.is_empty() && !db_path.starts_with(':') && !db_path.starts_with("file:"))
             .then(|| PathBuf::from(format!("{db_path}-wal")));
-        GroupWriter { wal_path, ..Default::default() }
+        GroupWriter { wal_path, wal_limit: AtomicU64::new(DEFAULT_WAL_LIMIT), ..Default::default() }
+    }
+
+    /// Restart the WAL whenever it passes `bytes` (default [`DEFAULT_WAL_LIMIT`]); takes effect
+    /// when the writer next opens its connection.
+    pub fn set_wal_limit(&self, bytes: u64) {
+        self.wal_limit.store(bytes, Ordering::Relaxed);
     }
 
     /// Block until every commit finished before this call is on disk. Call before sending
@@ -137,6 +179,7 @@ impl GroupWriter {
             commits: s.commits.load(Ordering::Relaxed),
             held_ns: s.held_ns.load(Ordering::Relaxed),
             commit_ns: s.commit_ns.load(Ordering::Relaxed),
+            wal_restarts: s.restarts.load(Ordering::Relaxed),
         }
     }
 
@@ -187,6 +230,9 @@ impl GroupWriter {
             g.conn = Some(conn);
         }
         if !g.open {
+            if g.wal_full && g.restart_not_before.is_none_or(|t| Instant::now() >= t) {
+                self.restart_wal(&mut g);
+            }
             let conn: &mut AnyConnection = g.conn.as_mut().ok_or_else(|| DbError::Pool("no writer".into()))?;
             Tm::begin_transaction(conn)?;
             g.open = true;
@@ -231,9 +277,13 @@ impl GroupWriter {
                     // Hand the writer on and sync while the next batch runs.
                     drop(g);
                     let synced = wal.sync(self.wal_path.as_deref());
+                    let full = wal.len() > self.wal_limit.load(Ordering::Relaxed);
                     g = self.lock();
                     match synced {
-                        Ok(()) => g.durable = g.durable.max(mine),
+                        Ok(()) => {
+                            g.durable = g.durable.max(mine);
+                            g.wal_full |= full && mine > g.restarted_after;
+                        }
                         Err(why) => {
                             tracing::error!(error = %why, "syncing the WAL failed; writes stop until restart");
                             g.broken = Some(why);
@@ -279,8 +329,48 @@ impl GroupWriter {
         let wal = Wal::open(path)
             .map_err(|e| tracing::warn!(error = %e, "WAL file not opened; syncing inside SQLite"))
             .ok()?;
-        conn.batch_execute("PRAGMA synchronous = NORMAL;").ok()?;
+        let limit = self.wal_limit.load(Ordering::Relaxed);
+        conn.batch_execute(&format!("PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {limit};")).ok()?;
         Some(Arc::new(wal))
+    }
+
+    /// Copy the whole WAL back so that the next batch writes from its start; called between
+    /// batches, holding the writer. A failure costs nothing but the file's size: the next batch
+    /// goes on as usual.
+    fn restart_wal(&self, g: &mut MutexGuard<'_, State>) {
+        g.wal_full = false;
+        let Some(AnyConnection::Sqlite(conn)) = g.conn.as_deref_mut() else { return };
+        let outcome = conn
+            .batch_execute(&format!("PRAGMA busy_timeout = {RESTART_WAIT_MS};"))
+            .and_then(|()| diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result::<Checkpoint>(conn));
+        let restored = conn.batch_execute("PRAGMA busy_timeout = 5000;");
+        let failed = match outcome {
+            Ok(c) if c.busy == 0 => {
+                g.restart_not_before = None;
+                g.restart_backoff = Duration::ZERO;
+                g.restarted_after = g.batch;
+                self.stats.restarts.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(frames = c.log, "WAL copied back; it restarts with the next batch");
+                false
+            }
+            Ok(_) => {
+                tracing::info!("WAL past its limit but readers held it; trying again shortly");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "restarting the WAL failed; trying again shortly");
+                true
+            }
+        };
+        if failed {
+            g.restart_backoff = (g.restart_backoff * 2).clamp(RESTART_RETRY_FIRST, RESTART_RETRY_MAX);
+            g.restart_not_before = Some(Instant::now() + g.restart_backoff);
+            // Try again once the wait is over, whatever the next sync sees.
+            g.wal_full = true;
+        }
+        if restored.is_err() {
+            release(g);
+        }
     }
 
     fn commit(&self, g: &mut MutexGuard<'_, State>) {
@@ -307,7 +397,23 @@ impl GroupWriter {
     }
 }
 
+/// The row `PRAGMA wal_checkpoint` answers.
+#[derive(diesel::QueryableByName)]
+struct Checkpoint {
+    /// 1 when readers kept it from finishing.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
+    /// Frames in the WAL before it.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+}
+
 impl Wal {
+    /// The file's size now (0 when it cannot be read: no restart on a guess).
+    fn len(&self) -> u64 {
+        self.file.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+
     fn open(path: &std::path::Path) -> std::io::Result<Wal> {
         let file = File::open(path)?;
         let inode = file.metadata()?.ino();
