@@ -100,7 +100,7 @@ impl Office {
 
     fn act_at(&self, no: &str, action: Action, at: DateTime<Utc>) -> Result<ApplicationRow, AppError> {
         let request = ActionRequest { action, reasons: vec![], missing: vec![] };
-        self.db.write(|c| store::applications::act(c, &self.ctx(), no, &request, at))
+        self.db.write(|c| store::applications::act(c, &self.ctx(), no, &request, at).map(|a| a.row))
     }
 
     fn act(&self, no: &str, action: Action) -> Result<ApplicationRow, AppError> {

@@ -181,16 +181,17 @@ pub async fn act_on_application(
             office: settings,
         };
         let row = state2.db.write(|conn| {
-            let before = store::applications::get(conn, business_no.as_str())?.map(|r| r.state);
-            let mut row = store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now())?;
+            let acted = store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now())?;
+            let mut row = acted.row;
             audit::append(
                 conn,
                 &audit::Entry::new(&row.division, &actor2, audit::Kind::Staff, action_name, &rid2)
                     .business(&row.business_no)
-                    .detail(format!("{} -> {}", before.unwrap_or_default(), row.state)),
+                    .detail(format!("{} -> {}", acted.from.as_str(), row.state)),
             )?;
             if action.action == schemas::registration::Action::Accept {
-                for step in store::applications::auto_approve(conn, &ctx, business_no.as_str(), Utc::now())? {
+                let steps = store::applications::auto_approve(conn, &ctx, business_no.as_str(), Utc::now())?;
+                for step in &steps {
                     audit::append(
                         conn,
                         &audit::Entry::new(
@@ -204,8 +205,10 @@ pub async fn act_on_application(
                         .detail("秒批"),
                     )?;
                 }
-                row = store::applications::get(conn, business_no.as_str())?
-                    .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+                if !steps.is_empty() {
+                    row = store::applications::get(conn, business_no.as_str())?
+                        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+                }
             }
             Ok::<_, ApiError>(row)
         })?;

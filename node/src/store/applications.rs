@@ -26,6 +26,7 @@ use crate::store::certificates::{self, IssueInput};
 use crate::store::events::{Emitter, emit};
 use crate::store::register;
 use crate::store::rules as store_rules;
+use crate::with_inner;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = applications)]
@@ -114,11 +115,12 @@ pub fn by_ticket(conn: &mut AnyConnection, ticket: &str) -> QueryResult<Option<A
 }
 
 pub fn get(conn: &mut AnyConnection, business_no: &str) -> QueryResult<Option<ApplicationRow>> {
-    applications::table
+    // On the backend's own connection (as every hot statement, see `db::with_inner`).
+    with_inner!(conn, |c| applications::table
         .filter(applications::business_no.eq(business_no))
         .select(ApplicationRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// An office's applications that are still being worked and have a due date, earliest first.
@@ -204,6 +206,13 @@ pub fn submit(
     Ok(row)
 }
 
+/// What a staff action did: the stage it left and the application as it now is.
+#[derive(Debug)]
+pub struct Acted {
+    pub from: Stage,
+    pub row: ApplicationRow,
+}
+
 /// A staff action on an application of `staff_office`. Serialised per application by the
 /// version check: two concurrent actions cannot both apply.
 pub fn act(
@@ -212,7 +221,7 @@ pub fn act(
     business_no: &str,
     request: &ActionRequest,
     at: DateTime<Utc>,
-) -> Result<ApplicationRow, AppError> {
+) -> Result<Acted, AppError> {
     let row = get(conn, business_no)?
         .filter(|r| r.division == ctx.office.division.as_str())
         .ok_or_else(|| refused(ErrorCode::NotFound, "未找到该业务号的办件"))?;
@@ -322,7 +331,7 @@ pub fn act(
         certificate_id = Some(record.id.to_string());
         cert_record = Some(record);
     }
-    let updated = Prepared(
+    let row: ApplicationRow = Prepared(
         diesel::update(
             applications::table.filter(applications::id.eq(row.id)).filter(applications::version.eq(row.version)),
         )
@@ -333,13 +342,12 @@ pub fn act(
             applications::version.eq(row.version + 1),
             applications::updated_at.eq(at.naive_utc()),
             applications::rule_trace.eq(serde_json::to_string(&trace).map_err(|e| AppError::Internal(e.to_string()))?),
-        )),
+        ))
+        .returning(applications::all_columns),
     )
-    .execute(conn)?;
-    if updated != 1 {
-        return Err(refused(ErrorCode::Conflict, "办件已被他人同时处理，请刷新后重试"));
-    }
-    let row = get(conn, business_no)?.ok_or_else(|| AppError::Internal("row vanished".into()))?;
+    .get_result(conn)
+    .optional()?
+    .ok_or_else(|| refused(ErrorCode::Conflict, "办件已被他人同时处理，请刷新后重试"))?;
     let mut notes = reasons;
     notes.extend(missing.into_iter().map(|m| format!("{}{m}", crate::domain::notices::MISSING_PREFIX)));
     let body = progress(&row, to, notes, vec![])?;
@@ -358,7 +366,7 @@ pub fn act(
             at,
         )?;
     }
-    Ok(row)
+    Ok(Acted { from, row })
 }
 
 /// 秒批: after 受理 of a kind the office marks for it, take the application through 审核, 登簿 and
@@ -371,6 +379,9 @@ pub fn auto_approve(
     business_no: &str,
     at: DateTime<Utc>,
 ) -> Result<Vec<Action>, AppError> {
+    if ctx.office.auto_approve.is_empty() {
+        return Ok(vec![]);
+    }
     let Some(row) = get(conn, business_no)? else { return Ok(vec![]) };
     let Some(kind) = RegistrationKind::parse(&row.kind) else { return Ok(vec![]) };
     if !ctx.office.auto_approve.contains(&kind) || row.state != Stage::Accepted.as_str() {

@@ -156,7 +156,8 @@ pub fn append(conn: &mut AnyConnection, e: &Entry) -> QueryResult<i64> {
         hash: String::new(),
     };
     record.hash = record_hash(&record);
-    diesel::insert_into(audit_log::table)
+    // On the backend's own connection (a hot path, see `db::with_inner`).
+    with_inner!(conn, |c| diesel::insert_into(audit_log::table)
         .values((
             audit_log::seq.eq(record.seq),
             audit_log::division.eq(&record.division),
@@ -171,7 +172,7 @@ pub fn append(conn: &mut AnyConnection, e: &Entry) -> QueryResult<i64> {
             audit_log::prev_hash.eq(&record.prev_hash),
             audit_log::hash.eq(&record.hash),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Prepared(
         diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
             .set((audit_head::seq.eq(record.seq), audit_head::hash.eq(&record.hash))),

@@ -10,6 +10,7 @@ use schemas::ids::{DivisionCode, NodeId};
 use crate::db::schema::{events, outbox};
 use crate::db::{AnyConnection, counters};
 use crate::personal::Sealer;
+use crate::with_inner;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -71,28 +72,32 @@ pub fn emit(
     let seq = counters::next(conn, origin.as_str(), "event_seq")?;
     let event = Event { origin: origin.clone(), seq: seq as u64, occurred_at: at, body };
     let text = serde_json::to_string(&event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    diesel::insert_into(events::table)
+    let body = emitter.sealer.seal_str(&text, &event_context(origin.as_str(), seq));
+    let (kind, business_no, stored_at) = (kind_name(&event.body), business_no_of(&event.body), super::now());
+    // Both inserts on the backend's own connection (a hot path, see `db::with_inner`).
+    with_inner!(conn, |c| diesel::insert_into(events::table)
         .values((
             events::division.eq(origin.as_str()),
             events::seq.eq(seq),
-            events::kind.eq(kind_name(&event.body)),
-            events::business_no.eq(business_no_of(&event.body)),
+            events::kind.eq(kind),
+            events::business_no.eq(&business_no),
             events::occurred_at.eq(at.naive_utc()),
-            events::body.eq(emitter.sealer.seal_str(&text, &event_context(origin.as_str(), seq))),
+            events::body.eq(&body),
             events::received_from.eq(emitter.me.as_str()),
-            events::stored_at.eq(super::now()),
+            events::stored_at.eq(stored_at),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     if let Some(parent) = emitter.parent {
-        diesel::insert_into(outbox::table)
+        let payload = emitter.sealer.seal_str(&text, &outbox_context("local"));
+        with_inner!(conn, |c| diesel::insert_into(outbox::table)
             .values((
                 outbox::peer.eq(parent.as_str()),
                 outbox::division.eq(origin.as_str()),
                 outbox::kind.eq("local"),
-                outbox::payload.eq(emitter.sealer.seal_str(&text, &outbox_context("local"))),
-                outbox::created_at.eq(super::now()),
+                outbox::payload.eq(&payload),
+                outbox::created_at.eq(stored_at),
             ))
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(event)
 }

@@ -18,6 +18,7 @@ use crate::domain::codes::Term;
 use crate::domain::huijiao::{RecordedRestriction, RecordedRight};
 use crate::domain::register::{CurrentRestriction, CurrentRight, Holder, Plan, Retire, UnitPage};
 use crate::personal::{Personal, Sealer, mask_id, mask_name};
+use crate::with_inner;
 
 const CURRENT: &str = "current";
 const HISTORY: &str = "history";
@@ -100,12 +101,13 @@ fn open_holders(
 
 /// A unit's current page.
 pub fn load_page(conn: &mut AnyConnection, sealer: &Sealer, unit_code: &str) -> Result<UnitPage, AppError> {
-    let right: Option<RightRow> = register_rights::table
+    // Both reads on the backend's own connection (a hot path, see `db::with_inner`).
+    let right: Option<RightRow> = with_inner!(conn, |c| register_rights::table
         .filter(register_rights::unit_code.eq(unit_code))
         .filter(register_rights::status.eq(CURRENT))
         .select(RightRow::as_select())
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     let right = right
         .map(|r| -> Result<CurrentRight, AppError> {
             Ok(CurrentRight {
@@ -122,12 +124,12 @@ pub fn load_page(conn: &mut AnyConnection, sealer: &Sealer, unit_code: &str) -> 
             })
         })
         .transpose()?;
-    let rows: Vec<RestrictionRow> = register_restrictions::table
+    let rows: Vec<RestrictionRow> = with_inner!(conn, |c| register_restrictions::table
         .filter(register_restrictions::unit_code.eq(unit_code))
         .filter(register_restrictions::status.eq(CURRENT))
         .order(register_restrictions::id.asc())
         .select(RestrictionRow::as_select())
-        .load(conn)?;
+        .load(c))?;
     let restrictions = rows
         .into_iter()
         .map(|r| -> Result<CurrentRestriction, AppError> {
