@@ -354,6 +354,26 @@ impl Federation {
         self.page(i, &format!("/progress?{query}"), csrf).await
     }
 
+    /// A portal form post (`application/x-www-form-urlencoded`) with the CSRF cookie: status and page.
+    pub async fn post_page_form(
+        &self,
+        i: usize,
+        path: &str,
+        csrf_cookie: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url(i)))
+            .header("cookie", format!("bdc_csrf={csrf_cookie}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).unwrap())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     /// The progress page's upload form (`POST /progress/materials`, multipart as a browser sends
     /// it: the hidden fields, then the file) with the CSRF cookie (when given): status and page.
     pub async fn upload_on_progress_page(
@@ -418,6 +438,11 @@ pub fn sample_application(unit_code: &str) -> Value {
             {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "applicant"}
         ]
     })
+}
+
+/// The values of a message page's rows (`<span class="value">…</span>`), in order.
+pub fn page_values(html: &str) -> Vec<String> {
+    html.split("<span class=\"value\">").skip(1).map(|rest| rest.split("</span>").next().unwrap().to_owned()).collect()
 }
 
 /// A multipart/form-data body of (field, file name, bytes): (content type, body).

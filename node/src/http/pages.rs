@@ -9,7 +9,7 @@ use askama::Template;
 use rand::RngCore;
 use schemas::api::{ApplicantInput, ApplicationAnswer, Mode, ProgressView, SubmitApplication};
 use schemas::ids::{BusinessNo, IdType, UnitCode};
-use schemas::register::{ApplicationMaterialsView, MaterialFileView};
+use schemas::register::{ApplicationMaterialsView, Jurisdiction, MaterialFileView, RegistrationDetails};
 use schemas::registration::{PartyRole, RegistrationKind};
 use serde::Deserialize;
 
@@ -52,6 +52,7 @@ struct Home {
     unit_code: String,
     kind: String,
     kinds: Vec<(&'static str, &'static str)>,
+    jurisdictions: Vec<(String, &'static str)>,
     navigated: Option<String>,
 }
 
@@ -249,6 +250,21 @@ fn kinds() -> Vec<(&'static str, &'static str)> {
     PORTAL_KINDS.iter().map(|k| (k.as_str(), k.label_zh())).collect()
 }
 
+/// The 国家级登记事项 the apply form offers, in its wording; the value sent is the wire name.
+const PORTAL_JURISDICTIONS: &[(Jurisdiction, &str)] = &[
+    (Jurisdiction::StateCouncilSeaIsland, "国务院批准的项目用海、用岛"),
+    (Jurisdiction::KeyStateForest, "国务院确定的重点国有林区"),
+];
+
+/// `state_council_sea_island`, as the JSON API spells it.
+fn wire_name(j: Jurisdiction) -> String {
+    serde_json::to_value(j).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn jurisdictions() -> Vec<(String, &'static str)> {
+    PORTAL_JURISDICTIONS.iter().map(|(j, label)| (wire_name(*j), *label)).collect()
+}
+
 fn new_csrf() -> String {
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
@@ -299,6 +315,7 @@ pub fn home_page(
         unit_code: unit_code.to_owned(),
         kind: kind.to_owned(),
         kinds: kinds(),
+        jurisdictions: jurisdictions(),
         navigated,
     };
     let mut res = render(StatusCode::OK, &page);
@@ -327,6 +344,8 @@ pub struct ApplyForm {
     id_type: String,
     id_number: String,
     phone: Option<String>,
+    /// 国家级登记事项: empty, or a `details.jurisdiction` wire name.
+    jurisdiction: Option<String>,
 }
 
 fn form_to_application(form: &ApplyForm) -> Result<SubmitApplication, ApiError> {
@@ -344,6 +363,17 @@ fn form_to_application(form: &ApplyForm) -> Result<SubmitApplication, ApiError> 
         .map_err(|_| ApiError::with_message(ErrorCode::InvalidField, "证件种类无效"))?;
     let phone = form.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
     let location = form.location.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
+    // The claim is checked where every application is (`place_application`), as for the API.
+    let jurisdiction = match form.jurisdiction.as_deref().map(str::trim).filter(|j| !j.is_empty()) {
+        None => None,
+        Some(wanted) => Some(
+            PORTAL_JURISDICTIONS
+                .iter()
+                .map(|(j, _)| *j)
+                .find(|j| wire_name(*j) == wanted)
+                .ok_or_else(|| ApiError::with_message(ErrorCode::InvalidField, "国家级登记事项无效"))?,
+        ),
+    };
     Ok(SubmitApplication {
         unit_code,
         kind,
@@ -357,7 +387,7 @@ fn form_to_application(form: &ApplyForm) -> Result<SubmitApplication, ApiError> 
         }],
         division: None,
         location,
-        details: None,
+        details: jurisdiction.map(|j| RegistrationDetails { jurisdiction: Some(j), ..RegistrationDetails::default() }),
     })
 }
 
@@ -837,6 +867,7 @@ mod tests {
             id_type: "id_card".into(),
             id_number: "110101199003074477".into(),
             phone: None,
+            jurisdiction: None,
         }
     }
 
@@ -848,6 +879,31 @@ mod tests {
             assert_eq!(e.code, schemas::error::ErrorCode::InvalidField, "{joint}");
             assert!(e.message.contains("共同申请"), "{joint}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn the_national_claim_maps_into_the_details_the_api_takes() {
+        assert_eq!(form_to_application(&form("first")).unwrap().details, None);
+        for (wire, want) in [
+            ("state_council_sea_island", Jurisdiction::StateCouncilSeaIsland),
+            ("key_state_forest", Jurisdiction::KeyStateForest),
+        ] {
+            let mut f = form("first");
+            f.jurisdiction = Some(wire.into());
+            let details = form_to_application(&f).unwrap().details.unwrap();
+            assert_eq!(details, RegistrationDetails { jurisdiction: Some(want), ..RegistrationDetails::default() });
+            // The same as the JSON API's `"details": {"jurisdiction": "…"}`.
+            let api: RegistrationDetails = serde_json::from_value(serde_json::json!({"jurisdiction": wire})).unwrap();
+            assert_eq!(details, api);
+        }
+        let mut none = form("first");
+        none.jurisdiction = Some(" ".into());
+        assert_eq!(form_to_application(&none).unwrap().details, None);
+        let mut bad = form("first");
+        bad.jurisdiction = Some("provincial_sea".into());
+        let e = form_to_application(&bad).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (schemas::error::ErrorCode::InvalidField, "国家级登记事项无效"));
+        assert_eq!(jurisdictions().len(), 2);
     }
 
     #[test]
