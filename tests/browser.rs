@@ -1,6 +1,7 @@
 //! The portal pages in a real headless Chromium (Debian's chromium + chromedriver), driven over
-//! the W3C WebDriver protocol: apply at the nation, follow the progress, verify the certificate,
-//! arrive at a county by link navigation — on a phone-sized window.
+//! the W3C WebDriver protocol: apply at the nation, upload a 申请材料 on the office's progress
+//! page, follow the progress, verify the certificate, arrive at a county by link navigation — on a
+//! phone-sized window.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -102,6 +103,19 @@ impl Driver {
         self.cmd(reqwest::Method::POST, &format!("/element/{e}/value"), Some(json!({"text": text}))).await;
     }
 
+    /// Chooses a file in an `<input type="file">` (WebDriver types its path into the input).
+    async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let e = self.find(css).await;
+        let r = self
+            .cmd(
+                reqwest::Method::POST,
+                &format!("/element/{e}/value"),
+                Some(json!({"text": path.display().to_string()})),
+            )
+            .await;
+        assert!(r.is_null(), "choosing {}: {r}", path.display());
+    }
+
     async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.cmd(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({}))).await;
@@ -158,6 +172,38 @@ async fn apply_follow_and_verify_in_a_browser() {
         .clone();
     let business_no = values[0].as_str().unwrap().to_owned();
     assert!(business_no.starts_with("320102"), "{values:?}");
+
+    // At the office's portal the progress page lists the 申请材料; a PDF chosen in the file
+    // chooser is uploaded through its form (no script) and then listed by the API.
+    let dir = tempfile::tempdir().unwrap();
+    let pdf_path = dir.path().join("application.pdf");
+    let pdf = b"%PDF-1.4\n% uploaded from the progress page in a browser\n%%EOF\n".to_vec();
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    browser.go(&format!("{}/", fed.url(XUANWU))).await;
+    browser.fill("#q_business_no", &business_no).await;
+    browser.fill("#q_name", "张三").await;
+    browser.fill("#q_id_number", "110101199003074477").await;
+    browser.click("#query").await;
+    assert!(browser.text("#materials").await.contains("不动产登记申请书"));
+    assert_eq!(browser.script("return document.documentElement.scrollWidth <= window.innerWidth").await, json!(true));
+    browser.choose_file("#file-application_form", &pdf_path).await;
+    browser.click("#upload-application_form").await;
+    assert!(browser.text("#upload-ok").await.contains("已上传「不动产登记申请书」的文件（pdf，"));
+    assert!(browser.url().await.ends_with("/progress/materials"), "the proof stays out of the URL");
+    assert!(browser.text("#material-application_form").await.contains("申请人上传"));
+    let (status, _, body) = fed
+        .get_raw(
+            XUANWU,
+            &format!("/api/v1/applications/{business_no}/materials"),
+            Some(("张三", "110101199003074477")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    let files = list["materials"][0]["files"].as_array().unwrap().clone();
+    assert_eq!(files.len(), 1, "{list}");
+    assert_eq!(files[0]["sm3"].as_str(), Some(federation::crypto::sm3_hex(&pdf).as_str()), "{list}");
 
     // The county works it through to 发证.
     let cert = fed.run_to_issued(&business_no).await["certificate_id"].as_str().unwrap().to_owned();

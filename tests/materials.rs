@@ -207,3 +207,144 @@ async fn applicants_attach_materials_and_the_office_reads_them() {
         assert_eq!(scanned, 1, "the county's SQLite file was scanned");
     }
 }
+
+/// The hidden fields of the progress page's upload form for `item`, as the page fills them.
+fn page_fields<'a>(
+    csrf: &'a str,
+    no: &'a str,
+    (name, id): (&'a str, &'a str),
+    item: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![("csrf", csrf), ("business_no", no), ("name", name), ("id_number", id), ("material_id", item)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_progress_page_lists_the_checklist_and_takes_uploads() {
+    let fed = Federation::start().await;
+    let (status, receipt) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
+    assert_eq!(status, 200, "{receipt}");
+    let no = receipt["business_no"].as_str().unwrap().to_owned();
+    let list_path = format!("/api/v1/applications/{no}/materials");
+    let csrf = fed.portal_csrf(XUANWU).await;
+
+    // The checklist of a 首次登记 on the office's progress page, an upload form per item, each
+    // carrying the proof in hidden fields of a POST form (never in a URL), the page kept out of
+    // caches and not reloading itself under a file being chosen.
+    let (status, headers, page) = fed.progress_page(XUANWU, &no, ME, Some(&csrf)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"materials\""), "{page}");
+    for name in ["不动产登记申请书", "申请人身份证明", "房地产调查或者测绘报告", "相关税费缴纳凭证"]
+    {
+        assert!(page.contains(name), "{name} missing: {page}");
+    }
+    assert!(page.contains("必交") && page.contains("选交"));
+    assert!(page.contains("格式：pdf、ofd · 每个文件不超过 20 MB"), "the tax receipt's formats");
+    assert!(page.contains("id=\"missing\""), "required items still missing are named");
+    assert_eq!(
+        page.matches("method=\"post\" action=\"/progress/materials\" enctype=\"multipart/form-data\"").count(),
+        7
+    );
+    assert_eq!(page.matches(&format!("name=\"csrf\" value=\"{csrf}\"")).count(), 7);
+    assert!(!page.contains("http-equiv=\"refresh\""));
+    assert_eq!(headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    assert!(page.contains("尚未上传的必交材料：不动产登记申请书、申请人身份证明、"), "{page}");
+
+    // An upload through the page form: stored as the API stores it, listed by the API.
+    let pdf = files::pdf("from the progress page");
+    let (status, page) = fed
+        .upload_on_progress_page(
+            XUANWU,
+            Some(&csrf),
+            &page_fields(&csrf, &no, ME, "application_form"),
+            ("申请书.pdf", &pdf),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"upload-ok\""), "{page}");
+    assert!(page.contains("已上传「不动产登记申请书」的文件（pdf，"), "{page}");
+    assert!(page.contains("id=\"materials\"") && page.contains("pdf · "), "the page lists the file: {page}");
+    assert!(!page.contains("http-equiv=\"refresh\""), "a posted page must not reload itself");
+    let (status, _, body) = fed.get_raw(XUANWU, &list_path, Some(ME), None).await;
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{list}");
+    let files = list["materials"][0]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{list}");
+    assert_eq!(files[0]["sm3"].as_str(), Some(federation::crypto::sm3_hex(&pdf).as_str()));
+    assert_eq!((files[0]["uploaded_by"].as_str(), files[0]["format"].as_str()), (Some("applicant"), Some("pdf")));
+    assert!(!missing(&list).contains(&"application_form".to_owned()));
+    let stored = fed.count(XUANWU, "application_materials");
+    assert_eq!(stored, 1);
+
+    // Refusals: nothing stored by any of them.
+    let other = "f".repeat(32);
+    // A token that is not the cookie's (a form posted from elsewhere), or no cookie at all.
+    let (status, page) = fed
+        .upload_on_progress_page(XUANWU, Some(&other), &page_fields(&csrf, &no, ME, "identity"), ("id.pdf", &pdf))
+        .await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("CSRF"), "{page}");
+    let (status, page) =
+        fed.upload_on_progress_page(XUANWU, None, &page_fields(&csrf, &no, ME, "identity"), ("id.pdf", &pdf)).await;
+    assert_eq!(status, 403, "{page}");
+    // A wrong ID number: the progress proof fails, as on the progress page.
+    let wrong = ("张三", "11010519491231002X");
+    let (status, page) = fed
+        .upload_on_progress_page(XUANWU, Some(&csrf), &page_fields(&csrf, &no, wrong, "identity"), ("id.pdf", &pdf))
+        .await;
+    assert_eq!(status, 404, "{page}");
+    assert!(page.contains("未找到与业务号、姓名和证件号码相符的办件"), "{page}");
+    assert!(!page.contains("id=\"materials\""));
+    // PNG bytes named .pdf for the tax receipt (PDF or OFD only): the progress page again, with
+    // the refusal in Chinese and its code.
+    let (status, page) = fed
+        .upload_on_progress_page(
+            XUANWU,
+            Some(&csrf),
+            &page_fields(&csrf, &no, ME, "tax"),
+            ("完税凭证.pdf", &files::png()),
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("id=\"upload-error\""), "{page}");
+    assert!(page.contains("文件内容为 png，「相关税费缴纳凭证」只接受 pdf、ofd"), "{page}");
+    assert!(page.contains("material_format_refused") && page.contains("id=\"materials\""), "{page}");
+    // An item not on the checklist, and an empty file.
+    let (status, page) = fed
+        .upload_on_progress_page(XUANWU, Some(&csrf), &page_fields(&csrf, &no, ME, "nonsense"), ("a.pdf", &pdf))
+        .await;
+    assert_eq!(status, 404, "{page}");
+    assert!(page.contains("unknown_material"), "{page}");
+    let (status, page) = fed
+        .upload_on_progress_page(XUANWU, Some(&csrf), &page_fields(&csrf, &no, ME, "identity"), ("a.pdf", b""))
+        .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("上传的文件为空"), "{page}");
+    assert_eq!(fed.count(XUANWU, "application_materials"), stored, "refusals store nothing");
+    let (_, _, body) = fed.get_raw(XUANWU, &list_path, Some(ME), None).await;
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    assert!(file_ids(&list, "identity").is_empty() && file_ids(&list, "tax").is_empty(), "{list}");
+
+    // An upper node has no materials to show: it says where to upload, and offers no form.
+    let page = eventually("the progress at the nation", std::time::Duration::from_secs(15), || async {
+        let (status, _, page) = fed.progress_page(NATION, &no, ME, None).await;
+        (status == 200).then_some(page)
+    })
+    .await;
+    assert!(page.contains("id=\"materials-elsewhere\"") && page.contains("玄武区"), "{page}");
+    assert!(!page.contains("/progress/materials") && !page.contains("name=\"id_number\""), "no upload form: {page}");
+
+    // After 受理 the page lists what was handed in, offers no upload, and refuses one posted anyway.
+    let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
+    let (status, _) = fed.act(XUANWU, &clerk, &no, json!({"action": "accept"})).await;
+    assert_eq!(status, 200);
+    let (_, _, page) = fed.progress_page(XUANWU, &no, ME, Some(&csrf)).await;
+    assert!(page.contains("id=\"materials\"") && page.contains("pdf · "), "{page}");
+    assert!(!page.contains("/progress/materials") && !page.contains("name=\"id_number\""), "no upload form: {page}");
+    assert!(page.contains("http-equiv=\"refresh\""));
+    let (status, page) =
+        fed.upload_on_progress_page(XUANWU, Some(&csrf), &page_fields(&csrf, &no, ME, "survey"), ("s.pdf", &pdf)).await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("materials_closed") && page.contains("只能在受理前或补正期间上传申请材料"), "{page}");
+    assert_eq!(fed.count(XUANWU, "application_materials"), stored);
+    fed.shutdown().await;
+}

@@ -313,3 +313,73 @@ async fn a_national_application_waits_upward_while_the_nation_is_down() {
     assert_eq!(fed.count(XUANWU, "applications"), 0);
     fed.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_portal_apply_form_carries_the_national_claim() {
+    let fed = start().await;
+    let csrf = fed.portal_csrf(XUANWU).await;
+    let (status, _, home) = fed.page(XUANWU, "/", Some(&csrf)).await;
+    assert_eq!(status, 200);
+    assert!(home.contains("国家级登记事项") && home.contains("name=\"jurisdiction\""), "{home}");
+    assert!(home.contains("<option value=\"state_council_sea_island\">国务院批准的项目用海、用岛</option>"), "{home}");
+    assert!(home.contains("<option value=\"key_state_forest\">国务院确定的重点国有林区</option>"), "{home}");
+
+    let form = |unit: &'static str, jurisdiction: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("unit_code", unit.to_owned()),
+            ("kind", "first".to_owned()),
+            ("location", "国务院批准的用海项目".to_owned()),
+            ("name", HOLDER.0.to_owned()),
+            ("id_type", "id_card".to_owned()),
+            ("id_number", HOLDER.1.to_owned()),
+            ("phone", String::new()),
+            ("jurisdiction", jurisdiction.to_owned()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let fed = &fed;
+        let csrf = csrf.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            fed.post_page_form(XUANWU, "/apply", &csrf, &fields).await
+        }
+    };
+
+    // Claims that do not hold: the claim's Chinese refusal, with its code, and nothing stored.
+    for (unit, jurisdiction, status, code, says) in [
+        (XUANWU_UNIT, "state_council_sea_island", 422, "national_claim_invalid", "GH"),
+        (FOREST_OUTSIDE, "key_state_forest", 422, "national_claim_invalid", "重点国有林区名录"),
+        (SEA_UNIT, "provincial_sea", 400, "invalid_field", "国家级登记事项无效"),
+    ] {
+        let (s, page) = post(form(unit, jurisdiction)).await;
+        assert_eq!(s, status, "{unit} {jurisdiction}: {page}");
+        assert!(page.contains("无法办理") && page.contains(code) && page.contains(says), "{page}");
+    }
+    for node in [NATION, PROVINCE, XUANWU] {
+        assert_eq!(fed.count(node, "applications"), 0, "node {node}");
+        assert_eq!(fed.count(node, "tickets"), 0, "node {node}");
+    }
+
+    // The sea-use claim from the county's form: passed up to the national office.
+    let (status, page) = post(form(SEA_UNIT, "state_council_sea_island")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("申请已提交"), "{page}");
+    let values = page_values(&page);
+    assert!(values[0].starts_with("000000") && values[0].len() == 20, "{values:?}");
+    assert_eq!(values[2], "000000", "{values:?}");
+    assert_eq!((fed.count(NATION, "applications"), fed.count(XUANWU, "applications")), (1, 0));
+    let nation = fed.login(NATION, "nation-clerk").await;
+    let (status, view) = fed.get_as(NATION, &nation, &format!("/api/v1/applications/{}", values[0])).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["details"]["jurisdiction"], "state_council_sea_island", "{view}");
+
+    // 「无」: the same kind of unit without the claim stays with the county.
+    let (status, page) = post(form(SEA_UNIT_2, "")).await;
+    assert_eq!(status, 200, "{page}");
+    let values = page_values(&page);
+    assert!(values[0].starts_with("320102"), "{values:?}");
+    assert_eq!(values[2], "320102", "{values:?}");
+    assert_eq!((fed.count(NATION, "applications"), fed.count(XUANWU, "applications")), (1, 1));
+    fed.shutdown().await;
+}

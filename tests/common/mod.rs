@@ -307,6 +307,95 @@ impl Federation {
         (status, content_type, r.bytes().await.unwrap().to_vec())
     }
 
+    /// A portal CSRF token of node `i`, as a browser gets it: the home page sets it as the
+    /// `bdc_csrf` cookie and its forms carry the same value.
+    pub async fn portal_csrf(&self, i: usize) -> String {
+        let r = self.http.get(format!("{}/", self.url(i))).send().await.unwrap();
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("bdc_csrf="))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+            .expect("the home page sets the CSRF cookie");
+        let page = r.text().await.unwrap();
+        assert!(page.contains(&format!("name=\"csrf\" value=\"{cookie}\"")), "the form carries the cookie's token");
+        cookie
+    }
+
+    /// A portal page: GET `path_and_query` with the CSRF cookie (when given): status, headers
+    /// and page.
+    pub async fn page(
+        &self,
+        i: usize,
+        path_and_query: &str,
+        csrf: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut req = self.http.get(format!("{}{path_and_query}", self.url(i)));
+        if let Some(c) = csrf {
+            req = req.header("cookie", format!("bdc_csrf={c}"));
+        }
+        let r = req.send().await.unwrap();
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        (status, headers, r.text().await.unwrap())
+    }
+
+    /// The progress page of node `i` for an applicant naming themselves (`GET /progress`).
+    pub async fn progress_page(
+        &self,
+        i: usize,
+        business_no: &str,
+        (name, id): (&str, &str),
+        csrf: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let query =
+            serde_urlencoded::to_string([("business_no", business_no), ("name", name), ("id_number", id)]).unwrap();
+        self.page(i, &format!("/progress?{query}"), csrf).await
+    }
+
+    /// A portal form post (`application/x-www-form-urlencoded`) with the CSRF cookie: status and page.
+    pub async fn post_page_form(
+        &self,
+        i: usize,
+        path: &str,
+        csrf_cookie: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url(i)))
+            .header("cookie", format!("bdc_csrf={csrf_cookie}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).unwrap())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// The progress page's upload form (`POST /progress/materials`, multipart as a browser sends
+    /// it: the hidden fields, then the file) with the CSRF cookie (when given): status and page.
+    pub async fn upload_on_progress_page(
+        &self,
+        i: usize,
+        csrf_cookie: Option<&str>,
+        fields: &[(&str, &str)],
+        file: (&str, &[u8]),
+    ) -> (u16, String) {
+        let mut parts: Vec<(&str, Option<&str>, &[u8])> =
+            fields.iter().map(|(k, v)| (*k, None, v.as_bytes())).collect();
+        parts.push(("file", Some(file.0), file.1));
+        let (content_type, body) = multipart(&parts);
+        let mut req =
+            self.http.post(format!("{}/progress/materials", self.url(i))).header("content-type", content_type);
+        if let Some(c) = csrf_cookie {
+            req = req.header("cookie", format!("bdc_csrf={c}"));
+        }
+        let r = req.body(body).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     /// Rows in a table of a node's database (to prove that nothing was stored).
     pub fn count(&self, i: usize, table: &str) -> i64 {
         use diesel::RunQueryDsl;
@@ -349,6 +438,11 @@ pub fn sample_application(unit_code: &str) -> Value {
             {"name": "李四", "id_type": "id_card", "id_number": "11010519491231002X", "role": "applicant"}
         ]
     })
+}
+
+/// The values of a message page's rows (`<span class="value">…</span>`), in order.
+pub fn page_values(html: &str) -> Vec<String> {
+    html.split("<span class=\"value\">").skip(1).map(|rest| rest.split("</span>").next().unwrap().to_owned()).collect()
 }
 
 /// A multipart/form-data body of (field, file name, bytes): (content type, body).

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use federation::crypto::sm3_hex;
 use futures::StreamExt;
+use schemas::api::ProgressView;
 use schemas::error::ErrorCode;
 use schemas::ids::BusinessNo;
 use schemas::register::{ApplicationMaterialsView, MaterialFileView, MaterialItemView, MissingMaterial};
@@ -71,14 +72,18 @@ impl Who {
     }
 }
 
-/// A larger body limit for the upload route than for the rest of the API: the largest file the
-/// checklist takes plus room for the form around it.
+/// The progress page's upload route (`pages::upload_material`), which posts the same form.
+pub const PAGE_UPLOAD_PATH: &str = "/progress/materials";
+
+/// A larger body limit for the upload routes (the API's and the progress page's) than for the
+/// rest: the largest file the checklist takes plus room for the form around it.
 pub fn body_limit(method: &Method, path: &str) -> Option<usize> {
     let upload = method == Method::POST
-        && path
-            .strip_prefix("/api/v1/applications/")
-            .and_then(|rest| rest.split_once("/materials/"))
-            .is_some_and(|(no, item)| !no.contains('/') && !item.is_empty() && !item.contains('/'));
+        && (path == PAGE_UPLOAD_PATH
+            || path
+                .strip_prefix("/api/v1/applications/")
+                .and_then(|rest| rest.split_once("/materials/"))
+                .is_some_and(|(no, item)| !no.contains('/') && !item.is_empty() && !item.contains('/')));
     upload.then(|| materials::largest_file_bytes() + 256 * 1024)
 }
 
@@ -119,18 +124,22 @@ async fn authorise(
             ));
         }
     };
+    Ok((who, hosted_row(state, business_no).await?))
+}
+
+/// The application's row, when its office is hosted here.
+async fn hosted_row(state: &web::Data<AppState>, business_no: &BusinessNo) -> Result<ApplicationRow, ApiError> {
     if state.office(&business_no.division()).is_none() {
         return Err(ApiError::with_message(ErrorCode::NotFound, "申请材料由受理该办件的登记机构保存，请到该机构办理"));
     }
     let (db, no) = (state.db.clone(), business_no.clone());
-    let row = blocking(move || {
+    blocking(move || {
         let mut conn = db.conn()?;
         Ok(store::applications::get(&mut conn, no.as_str())?)
     })
     .await?
     .filter(|r| r.division == business_no.division().as_str())
-    .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
-    Ok((who, row))
+    .ok_or_else(|| ApiError::new(ErrorCode::NotFound))
 }
 
 fn kind_and_stage(row: &ApplicationRow) -> Result<(RegistrationKind, Stage), ApiError> {
@@ -191,20 +200,43 @@ pub async fn list_materials(
     state.limiter.check(client_ip(&req), Class::PublicQuery)?;
     let business_no = BusinessNo::parse(&path.into_inner())?;
     let (_, row) = authorise(&req, &state, &business_no, query.into_inner(), None).await?;
+    Ok(HttpResponse::Ok().json(load_view(&state, row).await?))
+}
+
+/// The checklist merged with the files of an application.
+async fn load_view(state: &web::Data<AppState>, row: ApplicationRow) -> Result<ApplicationMaterialsView, ApiError> {
     let db = state.db.clone();
-    let view = blocking(move || {
+    blocking(move || {
         let mut conn = db.conn()?;
         let files = store::materials::list(&mut conn, &row.division, &row.business_no)?;
         materials_view(&row, &files)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(view))
+    .await
 }
 
-/// What an upload form carried.
-struct Upload {
-    file: Option<Vec<u8>>,
-    proof: Proof,
+/// The checklist and files for the progress page, whose `ProgressView` shows that the asker
+/// passed the progress proof (`progress::lookup` with a name and ID number). `None` when the
+/// application's office is not hosted here: its files stay with that office.
+pub async fn checklist(
+    state: &web::Data<AppState>,
+    progress: &ProgressView,
+) -> Result<Option<ApplicationMaterialsView>, ApiError> {
+    let business_no = &progress.business_no;
+    if state.office(&business_no.division()).is_none() {
+        return Ok(None);
+    }
+    let row = hosted_row(state, business_no).await?;
+    Ok(Some(load_view(state, row).await?))
+}
+
+/// What an upload form carried. The API takes the business number and item from its path and
+/// ignores `csrf`, `business_no` and `material_id`; the progress page's form carries them.
+pub struct Upload {
+    pub file: Option<Vec<u8>>,
+    pub proof: Proof,
+    pub csrf: Option<String>,
+    pub business_no: Option<String>,
+    pub material_id: Option<String>,
 }
 
 fn form_error(message: &str) -> ApiError {
@@ -212,10 +244,11 @@ fn form_error(message: &str) -> ApiError {
 }
 
 /// Read the form: `file` (up to the largest size any item takes, plus one byte to tell "too
-/// large"), `name` and `id_number`.
-async fn read_form(mut form: actix_multipart::Multipart) -> Result<Upload, ApiError> {
+/// large"), `name`, `id_number`, and the page form's `csrf`, `business_no` and `material_id`
+/// (each up to 300 bytes).
+pub async fn read_form(mut form: actix_multipart::Multipart) -> Result<Upload, ApiError> {
     let cap = materials::largest_file_bytes();
-    let mut upload = Upload { file: None, proof: Proof::default() };
+    let mut upload = Upload { file: None, proof: Proof::default(), csrf: None, business_no: None, material_id: None };
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|_| form_error("上传的表单无法解析（应为 multipart/form-data）"))?;
         let name = field.name().unwrap_or_default().to_owned();
@@ -230,7 +263,7 @@ async fn read_form(mut form: actix_multipart::Multipart) -> Result<Upload, ApiEr
                         format!("文件不能超过 {} MB", cap / (1024 * 1024)),
                     ));
                 }
-                return Err(ApiError::with_message(ErrorCode::InvalidField, "姓名或证件号码过长"));
+                return Err(ApiError::with_message(ErrorCode::InvalidField, "姓名、证件号码或其他表单字段过长"));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -239,7 +272,9 @@ async fn read_form(mut form: actix_multipart::Multipart) -> Result<Upload, ApiEr
             "file" => upload.file = Some(bytes),
             "name" => upload.proof.name = Some(text()?),
             "id_number" => upload.proof.id_number = Some(text()?),
-            // Other fields (a CSRF token of a page form) are ignored.
+            "csrf" => upload.csrf = Some(text()?),
+            "business_no" => upload.business_no = Some(text()?),
+            "material_id" => upload.material_id = Some(text()?),
             _ => {}
         }
     }
@@ -282,13 +317,55 @@ pub async fn upload_material(
         Some((name, id_number)) => Proof { name: Some(name), id_number: Some(id_number) },
         None => query.into_inner(),
     };
-    let (who, row) = authorise(&req, &state, &business_no, proof, Some("clerk")).await?;
-    let rid = request_id(&req);
-    let actor = who.actor();
-    let result = store_upload(&state, &who, row, &material_id, upload.file, &rid).await;
-    let view = audit_refusal(&state, &actor, "material_upload", Some(&business_no), &rid, result).await?;
-    tracing::info!(material = %view.material_id, file_id = view.id, size = view.size_bytes, "material uploaded");
+    let view = attach(&req, &state, &business_no, &material_id, proof, upload.file).await?;
     Ok(HttpResponse::Created().json(view))
+}
+
+/// Attach a file to one checklist item, for a clerk of the office or an applicant proving who
+/// they are: who asks, then the item, the stage and the file, then seal, store and audit (a
+/// refusal after authorisation is audited too). The API and the progress page both upload here.
+/// The caller has taken its rate-limit token.
+pub async fn attach(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    business_no: &BusinessNo,
+    material_id: &str,
+    proof: Proof,
+    file: Option<Vec<u8>>,
+) -> Result<MaterialFileView, ApiError> {
+    let (who, row) = authorise(req, state, business_no, proof, Some("clerk")).await?;
+    store_audited(req, state, &who, row, material_id, file).await
+}
+
+/// [`attach`] for the progress page, whose `ProgressView` shows that the applicant passed the
+/// progress proof (`progress::lookup` with a name and ID number: one slow hash check, not two).
+pub async fn attach_for_applicant(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    progress: &ProgressView,
+    material_id: &str,
+    file: Option<Vec<u8>>,
+) -> Result<MaterialFileView, ApiError> {
+    let row = hosted_row(state, &progress.business_no).await?;
+    store_audited(req, state, &Who::Applicant, row, material_id, file).await
+}
+
+/// Check, seal, store and audit an upload by someone authorised; a refusal is audited too.
+async fn store_audited(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    who: &Who,
+    row: ApplicationRow,
+    material_id: &str,
+    file: Option<Vec<u8>>,
+) -> Result<MaterialFileView, ApiError> {
+    let business_no = BusinessNo::parse(&row.business_no)?;
+    let rid = request_id(req);
+    let actor = who.actor();
+    let result = store_upload(state, who, row, material_id, file, &rid).await;
+    let view = audit_refusal(state, &actor, "material_upload", Some(&business_no), &rid, result).await?;
+    tracing::info!(material = %view.material_id, file_id = view.id, size = view.size_bytes, "material uploaded");
+    Ok(view)
 }
 
 async fn store_upload(

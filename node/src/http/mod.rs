@@ -1,6 +1,6 @@
 //! HTTP: routes grouped by resource, thin handlers, one error type.
 //!
-//! Public API under `/api/v1`, node-to-node under `/federation/v1`.
+//! Pages under `/`, public API under `/api/v1`, node-to-node under `/federation/v1`.
 
 pub mod applicants;
 pub mod applications;
@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(pages::home))
         .route("/apply", web::post().to(pages::apply))
         .route("/progress", web::get().to(pages::progress))
+        .route(materials::PAGE_UPLOAD_PATH, web::post().to(pages::upload_material))
         .route("/verify", web::get().to(pages::verify))
         .route("/verify", web::post().to(pages::verify_upload))
         .route("/certificate", web::get().to(pages::certificate))

@@ -1,18 +1,22 @@
-//! The “一窗办事” portal pages (askama templates, no script): apply, follow progress, verify a
-//! certificate. Forms post with a CSRF token (double submit: cookie + hidden field). Pages work
-//! on a phone and a PC; personal data is shown masked or not at all.
+//! The “一窗办事” portal pages (askama templates, no script): apply, follow progress and upload
+//! 申请材料 there, verify a certificate. Forms post with a CSRF token (double submit: cookie +
+//! hidden field). Pages work on a phone and a PC; personal data is shown masked or not at all.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use rand::RngCore;
-use schemas::api::{ApplicantInput, ApplicationAnswer, Mode, SubmitApplication};
+use schemas::api::{ApplicantInput, ApplicationAnswer, Mode, ProgressView, SubmitApplication};
 use schemas::ids::{BusinessNo, IdType, UnitCode};
+use schemas::register::{ApplicationMaterialsView, Jurisdiction, MaterialFileView, RegistrationDetails};
 use schemas::registration::{PartyRole, RegistrationKind};
 use serde::Deserialize;
 
 use super::ApiError;
+use super::limits::{Class, client_ip};
+use super::materials;
+use crate::domain::material_files;
 use crate::navigation::place_application;
 use crate::state::AppState;
 
@@ -48,6 +52,7 @@ struct Home {
     unit_code: String,
     kind: String,
     kinds: Vec<(&'static str, &'static str)>,
+    jurisdictions: Vec<(String, &'static str)>,
     navigated: Option<String>,
 }
 
@@ -86,6 +91,59 @@ struct Progress {
     answered_by: String,
     /// The query string of this page's notice link, when the stage has a notice.
     notice_query: Option<String>,
+    /// Reload every ten seconds: not while upload forms are on the page (a file being chosen
+    /// would be lost), nor when the page answers a post.
+    refresh: bool,
+    /// What the upload just posted from this page did.
+    flash: Option<Flash>,
+    /// The checklist and files, when this node hosts the application's office.
+    materials: Option<MaterialsSection>,
+    /// The office to upload at, when the stage takes materials but this node does not host it.
+    materials_elsewhere: Option<String>,
+}
+
+/// The outcome of an upload, shown at the top of the progress page.
+struct Flash {
+    ok: bool,
+    text: String,
+    /// The machine code of a refusal.
+    code: String,
+}
+
+/// 申请材料 on the progress page.
+struct MaterialsSection {
+    /// Upload forms are shown (submitted or awaiting 补正).
+    open: bool,
+    /// The hidden fields every upload form carries: the CSRF token and the progress proof.
+    csrf: String,
+    business_no: String,
+    name: String,
+    id_number: String,
+    items: Vec<MaterialLine>,
+    /// Names of the required items that hold no file.
+    missing: Vec<String>,
+    max_files: u32,
+}
+
+struct MaterialLine {
+    id: String,
+    name: String,
+    required: bool,
+    /// `pdf、ofd、jpg、png`
+    formats: String,
+    /// The file input's `accept` hint (the server tells the format by content).
+    accept: String,
+    max_size_mb: u32,
+    files: Vec<FileLine>,
+    /// The item holds as many files as it may.
+    full: bool,
+}
+
+struct FileLine {
+    format: String,
+    size: String,
+    at: String,
+    by: &'static str,
 }
 
 #[derive(Template)]
@@ -192,10 +250,42 @@ fn kinds() -> Vec<(&'static str, &'static str)> {
     PORTAL_KINDS.iter().map(|k| (k.as_str(), k.label_zh())).collect()
 }
 
+/// The 国家级登记事项 the apply form offers, in its wording; the value sent is the wire name.
+const PORTAL_JURISDICTIONS: &[(Jurisdiction, &str)] = &[
+    (Jurisdiction::StateCouncilSeaIsland, "国务院批准的项目用海、用岛"),
+    (Jurisdiction::KeyStateForest, "国务院确定的重点国有林区"),
+];
+
+/// `state_council_sea_island`, as the JSON API spells it.
+fn wire_name(j: Jurisdiction) -> String {
+    serde_json::to_value(j).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn jurisdictions() -> Vec<(String, &'static str)> {
+    PORTAL_JURISDICTIONS.iter().map(|(j, label)| (wire_name(*j), *label)).collect()
+}
+
 fn new_csrf() -> String {
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
     hex::encode(raw)
+}
+
+/// The CSRF token of the browser's cookie, when it has a well-formed one.
+fn csrf_from_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 32)
+}
+
+/// The token for a page's forms: the browser's own, or a new one (then set as its cookie).
+fn csrf_token(req: &HttpRequest) -> String {
+    csrf_from_cookie(req).unwrap_or_else(new_csrf)
+}
+
+fn csrf_refused() -> ApiError {
+    ApiError::with_message(
+        schemas::error::ErrorCode::Forbidden,
+        "页面已过期或来源不明（CSRF 校验失败），请刷新后重新提交",
+    )
 }
 
 fn csrf_cookie(state: &AppState, value: &str) -> Cookie<'static> {
@@ -215,7 +305,7 @@ pub fn home_page(
     kind: &str,
     navigated: Option<String>,
 ) -> HttpResponse {
-    let csrf = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 32).unwrap_or_else(new_csrf);
+    let csrf = csrf_token(req);
     let f = frame(state);
     let page = Home {
         node_title: f.node_title,
@@ -225,6 +315,7 @@ pub fn home_page(
         unit_code: unit_code.to_owned(),
         kind: kind.to_owned(),
         kinds: kinds(),
+        jurisdictions: jurisdictions(),
         navigated,
     };
     let mut res = render(StatusCode::OK, &page);
@@ -253,6 +344,8 @@ pub struct ApplyForm {
     id_type: String,
     id_number: String,
     phone: Option<String>,
+    /// 国家级登记事项: empty, or a `details.jurisdiction` wire name.
+    jurisdiction: Option<String>,
 }
 
 fn form_to_application(form: &ApplyForm) -> Result<SubmitApplication, ApiError> {
@@ -270,6 +363,17 @@ fn form_to_application(form: &ApplyForm) -> Result<SubmitApplication, ApiError> 
         .map_err(|_| ApiError::with_message(ErrorCode::InvalidField, "证件种类无效"))?;
     let phone = form.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
     let location = form.location.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
+    // The claim is checked where every application is (`place_application`), as for the API.
+    let jurisdiction = match form.jurisdiction.as_deref().map(str::trim).filter(|j| !j.is_empty()) {
+        None => None,
+        Some(wanted) => Some(
+            PORTAL_JURISDICTIONS
+                .iter()
+                .map(|(j, _)| *j)
+                .find(|j| wire_name(*j) == wanted)
+                .ok_or_else(|| ApiError::with_message(ErrorCode::InvalidField, "国家级登记事项无效"))?,
+        ),
+    };
     Ok(SubmitApplication {
         unit_code,
         kind,
@@ -283,7 +387,7 @@ fn form_to_application(form: &ApplyForm) -> Result<SubmitApplication, ApiError> 
         }],
         division: None,
         location,
-        details: None,
+        details: jurisdiction.map(|j| RegistrationDetails { jurisdiction: Some(j), ..RegistrationDetails::default() }),
     })
 }
 
@@ -296,14 +400,10 @@ pub async fn apply(
     let Ok(form) = form else {
         return error_page(&state, &ApiError::with_message(ErrorCode::InvalidRequest, "表单内容不完整"));
     };
-    let cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
-    if cookie.as_deref() != Some(form.csrf.as_str()) || form.csrf.len() != 32 {
-        return error_page(
-            &state,
-            &ApiError::with_message(ErrorCode::Forbidden, "页面已过期或来源不明（CSRF 校验失败），请刷新后重新提交"),
-        );
+    if csrf_from_cookie(&req).as_deref() != Some(form.csrf.as_str()) {
+        return error_page(&state, &csrf_refused());
     }
-    if let Err(e) = state.limiter.check(super::limits::client_ip(&req), super::limits::Class::Submit) {
+    if let Err(e) = state.limiter.check(client_ip(&req), Class::Submit) {
         return error_page(&state, &e);
     }
     let application = match form_to_application(&form) {
@@ -372,9 +472,18 @@ fn progress_form(
     state: &web::Data<AppState>,
     q: ProgressForm,
 ) -> Result<(BusinessNo, String, String), ApiError> {
+    state.limiter.check(client_ip(req), Class::PublicQuery)?;
+    proof_fields(q.business_no, q.name, q.id_number)
+}
+
+/// The business number, name and ID number an applicant proves themselves with.
+fn proof_fields(
+    business_no: Option<String>,
+    name: Option<String>,
+    id_number: Option<String>,
+) -> Result<(BusinessNo, String, String), ApiError> {
     use schemas::error::ErrorCode;
-    state.limiter.check(super::limits::client_ip(req), super::limits::Class::PublicQuery)?;
-    let (Some(no), Some(name), Some(id)) = (q.business_no, q.name, q.id_number) else {
+    let (Some(no), Some(name), Some(id)) = (business_no, name, id_number) else {
         return Err(ApiError::with_message(ErrorCode::InvalidField, "请填写业务号、申请人姓名和证件号码"));
     };
     let business_no = BusinessNo::parse(no.trim())?;
@@ -389,43 +498,185 @@ pub async fn progress(req: HttpRequest, state: web::Data<AppState>, query: web::
         Ok(f) => f,
         Err(e) => return error_page(&state, &e),
     };
-    let query = serde_urlencoded::to_string([
-        ("business_no", business_no.as_str()),
-        ("name", name.trim()),
-        ("id_number", id.trim()),
-    ])
-    .unwrap_or_default();
-    match super::progress::lookup(&state, business_no, Some((name, id)), false).await {
-        Ok(view) => {
-            let f = frame(&state);
-            let notice_query = crate::domain::notices::notice(&view, "").map(|_| query);
-            render(
-                StatusCode::OK,
-                &Progress {
-                    notice_query,
-                    node_title: f.node_title,
-                    node_level: f.node_level,
-                    node_id: f.node_id,
-                    business_no: view.business_no.to_string(),
-                    state: view.state.label_zh().into(),
-                    due: view.due_date.map(|d| d.to_string()),
-                    steps: view
-                        .steps
-                        .iter()
-                        .map(|s| {
-                            (
-                                s.stage.label_zh().to_owned(),
-                                s.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                                s.notes.join("；"),
-                            )
-                        })
-                        .collect(),
-                    certificates: view.certificate_ids.iter().map(|c| c.to_string()).collect(),
-                    answered_by: view.answered_by.to_string(),
-                },
-            )
-        }
+    match super::progress::lookup(&state, business_no, Some((name.clone(), id.clone())), false).await {
+        Ok(view) => progress_page(&req, &state, view, &name, &id, None).await,
         Err(e) => error_page(&state, &e),
+    }
+}
+
+/// `POST /progress/materials` (multipart/form-data: `csrf`, `business_no`, `name`, `id_number`,
+/// `material_id`, `file`): the progress page's upload of one file to a checklist item. The CSRF
+/// check is the apply form's; the applicant is proved again from the form's hidden fields (never
+/// from the URL); the upload is the API's own (`materials::attach`). The answer is the progress
+/// page saying what was stored, or why nothing was (with the refusal's status).
+#[tracing::instrument(skip_all)]
+pub async fn upload_material(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: actix_multipart::Multipart,
+) -> HttpResponse {
+    // Without the cookie the form is not even read; reading it costs up to the largest file.
+    let Some(cookie) = csrf_from_cookie(&req) else {
+        return error_page(&state, &csrf_refused());
+    };
+    if let Err(e) = state.limiter.check(client_ip(&req), Class::Submit) {
+        return error_page(&state, &e);
+    }
+    let upload = match materials::read_form(form).await {
+        Ok(u) => u,
+        Err(e) => return error_page(&state, &e),
+    };
+    if upload.csrf.as_deref() != Some(cookie.as_str()) {
+        return error_page(&state, &csrf_refused());
+    }
+    let (business_no, name, id) = match proof_fields(upload.business_no, upload.proof.name, upload.proof.id_number) {
+        Ok(f) => f,
+        Err(e) => return error_page(&state, &e),
+    };
+    // The progress proof, as for the progress page: a wrong name or ID number stores nothing.
+    let view = match super::progress::lookup(&state, business_no, Some((name.clone(), id.clone())), false).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&state, &e),
+    };
+    let material_id = upload.material_id.unwrap_or_default();
+    let outcome = materials::attach_for_applicant(&req, &state, &view, &material_id, upload.file).await;
+    progress_page(&req, &state, view, &name, &id, Some(outcome)).await
+}
+
+/// The progress page for an applicant who passed the progress proof with `name` and `id`, with
+/// the outcome of an upload just posted from it.
+async fn progress_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    view: ProgressView,
+    name: &str,
+    id: &str,
+    outcome: Option<Result<MaterialFileView, ApiError>>,
+) -> HttpResponse {
+    let (name, id) = (name.trim(), id.trim());
+    let checklist = match materials::checklist(state, &view).await {
+        Ok(c) => c,
+        Err(e) => return error_page(state, &e),
+    };
+    let csrf = csrf_token(req);
+    let status = match &outcome {
+        Some(Err(e)) => actix_web::ResponseError::status_code(e),
+        _ => StatusCode::OK,
+    };
+    let flash = outcome.map(|o| match o {
+        Ok(file) => Flash {
+            ok: true,
+            text: format!(
+                "已上传「{}」的文件（{}，{}），见下方申请材料清单。",
+                checklist
+                    .as_ref()
+                    .and_then(|c| c.materials.iter().find(|m| m.id == file.material_id))
+                    .map_or(file.material_id.as_str(), |m| m.name.as_str()),
+                file.format,
+                human_size(file.size_bytes)
+            ),
+            code: String::new(),
+        },
+        Err(e) => Flash { ok: false, text: e.message, code: e.code.as_str() },
+    });
+    let materials_elsewhere = (checklist.is_none() && material_files::may_attach(view.state))
+        .then(|| super::progress::office_name(state, &view.office));
+    let materials = checklist.map(|c| materials_section(c, &csrf, name, id));
+    let refresh = flash.is_none() && !materials.as_ref().is_some_and(|m| m.open);
+    let notice_query = crate::domain::notices::notice(&view, "").map(|_| {
+        serde_urlencoded::to_string([("business_no", view.business_no.as_str()), ("name", name), ("id_number", id)])
+            .unwrap_or_default()
+    });
+    let f = frame(state);
+    let mut res = render(
+        status,
+        &Progress {
+            notice_query,
+            refresh,
+            flash,
+            materials,
+            materials_elsewhere,
+            node_title: f.node_title,
+            node_level: f.node_level,
+            node_id: f.node_id,
+            business_no: view.business_no.to_string(),
+            state: view.state.label_zh().into(),
+            due: view.due_date.map(|d| d.to_string()),
+            steps: progress_steps(&view),
+            certificates: view.certificate_ids.iter().map(|c| c.to_string()).collect(),
+            answered_by: view.answered_by.to_string(),
+        },
+    );
+    // The page carries the proof (notice link, upload forms): kept out of caches.
+    res.headers_mut()
+        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+    let _ = res.add_cookie(&csrf_cookie(state, &csrf));
+    res
+}
+
+fn progress_steps(view: &ProgressView) -> Vec<(String, String, String)> {
+    view.steps
+        .iter()
+        .map(|s| (s.stage.label_zh().to_owned(), s.at.format("%Y-%m-%d %H:%M:%S").to_string(), s.notes.join("；")))
+        .collect()
+}
+
+fn materials_section(view: ApplicationMaterialsView, csrf: &str, name: &str, id_number: &str) -> MaterialsSection {
+    let max_files = view.max_files_per_item;
+    MaterialsSection {
+        open: view.open_for_upload,
+        csrf: csrf.to_owned(),
+        business_no: view.business_no.to_string(),
+        name: name.to_owned(),
+        id_number: id_number.to_owned(),
+        missing: view.missing_required.into_iter().map(|m| m.name).collect(),
+        max_files,
+        items: view
+            .materials
+            .into_iter()
+            .map(|m| MaterialLine {
+                full: m.files.len() >= max_files as usize,
+                formats: m.formats.join("、"),
+                accept: m.formats.iter().map(|f| accept_hint(f)).collect::<Vec<_>>().join(","),
+                files: m
+                    .files
+                    .iter()
+                    .map(|f| FileLine {
+                        format: f.format.clone(),
+                        size: human_size(f.size_bytes),
+                        at: f.uploaded_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        by: if f.uploaded_by == "staff" { "登记机构工作人员" } else { "申请人" },
+                    })
+                    .collect(),
+                id: m.id,
+                name: m.name,
+                required: m.required,
+                max_size_mb: m.max_size_mb,
+            })
+            .collect(),
+    }
+}
+
+/// The file chooser's hint for a format (names and types; the server reads the content).
+fn accept_hint(format: &str) -> String {
+    match format {
+        "jpg" => ".jpg,.jpeg,image/jpeg".into(),
+        other => match material_files::FileFormat::parse(other) {
+            Some(f) => format!(".{other},{}", f.content_type()),
+            None => format!(".{other}"),
+        },
+    }
+}
+
+/// `1.5 MB`, `12.0 KB`, `300 字节`.
+fn human_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    if bytes < KB {
+        format!("{bytes} 字节")
+    } else if bytes < KB * KB {
+        format!("{:.1} KB", bytes as f64 / KB as f64)
+    } else {
+        format!("{:.1} MB", bytes as f64 / (KB * KB) as f64)
     }
 }
 
@@ -616,6 +867,7 @@ mod tests {
             id_type: "id_card".into(),
             id_number: "110101199003074477".into(),
             phone: None,
+            jurisdiction: None,
         }
     }
 
@@ -627,5 +879,40 @@ mod tests {
             assert_eq!(e.code, schemas::error::ErrorCode::InvalidField, "{joint}");
             assert!(e.message.contains("共同申请"), "{joint}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn the_national_claim_maps_into_the_details_the_api_takes() {
+        assert_eq!(form_to_application(&form("first")).unwrap().details, None);
+        for (wire, want) in [
+            ("state_council_sea_island", Jurisdiction::StateCouncilSeaIsland),
+            ("key_state_forest", Jurisdiction::KeyStateForest),
+        ] {
+            let mut f = form("first");
+            f.jurisdiction = Some(wire.into());
+            let details = form_to_application(&f).unwrap().details.unwrap();
+            assert_eq!(details, RegistrationDetails { jurisdiction: Some(want), ..RegistrationDetails::default() });
+            // The same as the JSON API's `"details": {"jurisdiction": "…"}`.
+            let api: RegistrationDetails = serde_json::from_value(serde_json::json!({"jurisdiction": wire})).unwrap();
+            assert_eq!(details, api);
+        }
+        let mut none = form("first");
+        none.jurisdiction = Some(" ".into());
+        assert_eq!(form_to_application(&none).unwrap().details, None);
+        let mut bad = form("first");
+        bad.jurisdiction = Some("provincial_sea".into());
+        let e = form_to_application(&bad).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (schemas::error::ErrorCode::InvalidField, "国家级登记事项无效"));
+        assert_eq!(jurisdictions().len(), 2);
+    }
+
+    #[test]
+    fn sizes_and_file_chooser_hints() {
+        assert_eq!(human_size(300), "300 字节");
+        assert_eq!(human_size(1536), "1.5 KB");
+        assert_eq!(human_size(20 * 1024 * 1024), "20.0 MB");
+        assert_eq!(accept_hint("pdf"), ".pdf,application/pdf");
+        assert_eq!(accept_hint("jpg"), ".jpg,.jpeg,image/jpeg");
+        assert_eq!(accept_hint("ofd"), ".ofd,application/ofd");
     }
 }
