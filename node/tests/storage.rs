@@ -455,3 +455,34 @@ fn the_wal_restarts_when_it_passes_its_limit_while_readers_keep_reading() {
         .unwrap();
     assert_eq!(rows, 2000);
 }
+
+#[test]
+fn two_processes_writing_one_sqlite_file_wait_for_each_other_instead_of_failing() {
+    use bdc_node::store::audit;
+    // A running node and a `bdc-node keys …` command each open the file with their own writer.
+    // Every write reads before it writes (the audit head): a deferred BEGIN failed at once with
+    // "database is locked" when the other committed in between.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("two.db").display());
+    let node = Arc::new(bdc_node::db::Db::open(&url, 4).unwrap());
+    let cli = Arc::new(bdc_node::db::Db::open(&url, 1).unwrap());
+    let writers: Vec<_> = [Arc::clone(&node), Arc::clone(&node), Arc::clone(&cli)]
+        .into_iter()
+        .enumerate()
+        .map(|(w, db)| {
+            std::thread::spawn(move || {
+                for i in 0..150 {
+                    let entry = audit::Entry::new("320102", &format!("writer-{w}"), audit::Kind::System, "test", "t");
+                    db.write(|c| audit::append(c, &entry).map_err(bdc_node::db::DbError::from))
+                        .unwrap_or_else(|e| panic!("writer {w}, write {i}: {e}"));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let key = SigningKey::generate().public_key();
+    let report = node.read(|c| audit::verify(c, &key).map_err(bdc_node::db::DbError::from)).unwrap();
+    assert_eq!(report.map(|r| r.records).ok(), Some(450));
+}

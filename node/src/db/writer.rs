@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 
 use diesel::RunQueryDsl;
-use diesel::connection::{Connection, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
 use diesel::result::Error as DieselError;
 
 use super::{AnyConnection, DbConn, DbError};
@@ -234,7 +234,7 @@ impl GroupWriter {
                 self.restart_wal(&mut g);
             }
             let conn: &mut AnyConnection = g.conn.as_mut().ok_or_else(|| DbError::Pool("no writer".into()))?;
-            Tm::begin_transaction(conn)?;
+            begin(conn)?;
             g.open = true;
             g.in_batch = 0;
             g.batch += 1;
@@ -431,6 +431,18 @@ impl Wal {
             }
         }
         self.file.sync_data().map_err(|e| e.to_string())
+    }
+}
+
+/// Open the batch's transaction. On SQLite with `BEGIN IMMEDIATE`: the file's write lock is
+/// taken at once (waiting up to the busy timeout for another process, such as a `bdc-node keys`
+/// command, to finish its write). A deferred `BEGIN` takes it only at the first write, and if
+/// another process committed after this transaction's first read SQLite refuses at once with
+/// "database is locked" — the failure `keys drop-old` met beside a running node.
+fn begin(conn: &mut AnyConnection) -> Result<(), DieselError> {
+    match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        other => Tm::begin_transaction(other),
     }
 }
 
