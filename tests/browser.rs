@@ -1,7 +1,8 @@
 //! The portal pages in a real headless Chromium (Debian's chromium + chromedriver), driven over
 //! the W3C WebDriver protocol: apply at the nation, upload a 申请材料 on the office's progress
-//! page, follow the progress, verify the certificate, arrive at a county by link navigation — on a
-//! phone-sized window.
+//! page, follow the progress (posted forms: the name and ID number never reach a URL), open a
+//! written notice from the progress page, verify the certificate, arrive at a county by link
+//! navigation — on a phone-sized window.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -185,6 +186,7 @@ async fn apply_follow_and_verify_in_a_browser() {
     browser.fill("#q_id_number", "110101199003074477").await;
     browser.click("#query").await;
     assert!(browser.text("#materials").await.contains("不动产登记申请书"));
+    assert_eq!(browser.url().await, format!("{}/progress", fed.url(XUANWU)), "the proof stays out of the URL");
     assert_eq!(browser.script("return document.documentElement.scrollWidth <= window.innerWidth").await, json!(true));
     browser.choose_file("#file-application_form", &pdf_path).await;
     browser.click("#upload-application_form").await;
@@ -227,9 +229,16 @@ async fn apply_follow_and_verify_in_a_browser() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(browser.text("#steps").await.contains("已受理"));
-    // No personal data on the page.
-    let html = browser.script("return document.body.innerHTML").await.as_str().unwrap().to_owned();
-    assert!(!html.contains("110101199003074477"));
+    assert_eq!(browser.url().await, format!("{}/progress", fed.url(NATION)));
+    // No personal data shown: the ID number is only in the hidden fields of the page's forms.
+    let html = browser.script("return document.body.innerText").await.as_str().unwrap().to_owned();
+    assert!(!html.contains("110101199003074477"), "{html}");
+    // 「刷新进度」 posts the hidden proof again; the page does not reload itself.
+    assert_eq!(browser.script("return document.querySelectorAll('meta[http-equiv=refresh]').length").await, json!(0));
+    browser.script("document.getElementById('state').id = 'old-state'; return true").await;
+    browser.click("#refresh").await;
+    assert_eq!(browser.text("#state").await, "已发证");
+    assert_eq!(browser.url().await, format!("{}/progress", fed.url(NATION)));
 
     // Verify the certificate from the link on the progress page.
     browser.click("a[href^='/verify']").await;
@@ -238,14 +247,43 @@ async fn apply_follow_and_verify_in_a_browser() {
     assert!(browser.text("#number").await.starts_with("苏("));
     assert!(browser.url().await.contains(&cert.replace('.', "%2E")) || browser.url().await.contains(&cert));
 
-    // A wrong name finds nothing.
+    // An old-style link naming the applicant in its query shows no progress: it is refused, and
+    // the form comes back with the business number alone.
     browser
         .go(&format!(
-            "{}/progress?business_no={business_no}&name=%E6%9D%8E%E5%9B%9B&id_number=110101199003074477",
+            "{}/progress?business_no={business_no}&name=%E5%BC%A0%E4%B8%89&id_number=110101199003074477",
             fed.url(PROVINCE)
         ))
         .await;
+    assert!(browser.text("#error").await.contains("个人信息不能放在网址中"));
+    assert_eq!(browser.text("#error-code").await, "personal_data_in_url");
+    assert_eq!(browser.script("return document.getElementById('state') === null").await, json!(true));
+    assert_eq!(browser.value("#q_business_no").await, business_no);
+    assert_eq!(browser.value("#q_id_number").await, "");
+    // A wrong name finds nothing.
+    browser.fill("#q_name", "李四").await;
+    browser.fill("#q_id_number", "110101199003074477").await;
+    browser.script("document.getElementById('error').id = 'old-error'; return true").await;
+    browser.click("#query").await;
     assert!(browser.text("#error").await.contains("未找到"));
+
+    // The written notice of an accepted application, opened by the progress page's button.
+    let (status, receipt) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT_2)).await;
+    assert_eq!(status, 200, "{receipt}");
+    let accepted = receipt["business_no"].as_str().unwrap().to_owned();
+    let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
+    let (status, _) = fed.act(XUANWU, &clerk, &accepted, json!({"action": "accept"})).await;
+    assert_eq!(status, 200);
+    browser.go(&format!("{}/progress?business_no={accepted}", fed.url(XUANWU))).await;
+    assert_eq!(browser.value("#q_business_no").await, accepted);
+    browser.fill("#q_name", "张三").await;
+    browser.fill("#q_id_number", "110101199003074477").await;
+    browser.click("#query").await;
+    assert_eq!(browser.text("#state").await, "已受理");
+    browser.click("#notice-button").await;
+    assert_eq!(browser.text("#notice-title").await, "不动产登记受理通知书");
+    assert_eq!(browser.text("#notice-no").await, accepted);
+    assert_eq!(browser.url().await, format!("{}/notice", fed.url(XUANWU)));
 
     // Link navigation: apply at the nation for 秦淮区 and land on the county's portal, prefilled.
     browser.go(&format!("{}/", fed.url(NATION))).await;

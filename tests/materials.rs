@@ -229,8 +229,8 @@ async fn the_progress_page_lists_the_checklist_and_takes_uploads() {
 
     // The checklist of a 首次登记 on the office's progress page, an upload form per item, each
     // carrying the proof in hidden fields of a POST form (never in a URL), the page kept out of
-    // caches and not reloading itself under a file being chosen.
-    let (status, headers, page) = fed.progress_page(XUANWU, &no, ME, Some(&csrf)).await;
+    // caches and never reloading itself.
+    let (status, headers, page) = fed.progress_page(XUANWU, &no, ME, &csrf).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"materials\""), "{page}");
     for name in ["不动产登记申请书", "申请人身份证明", "房地产调查或者测绘报告", "相关税费缴纳凭证"]
@@ -244,7 +244,8 @@ async fn the_progress_page_lists_the_checklist_and_takes_uploads() {
         page.matches("method=\"post\" action=\"/progress/materials\" enctype=\"multipart/form-data\"").count(),
         7
     );
-    assert_eq!(page.matches(&format!("name=\"csrf\" value=\"{csrf}\"")).count(), 7);
+    // The seven upload forms and the 「刷新进度」 button (no notice while only submitted).
+    assert_eq!(page.matches(&format!("name=\"csrf\" value=\"{csrf}\"")).count(), 8);
     assert!(!page.contains("http-equiv=\"refresh\""));
     assert_eq!(headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
     assert!(page.contains("尚未上传的必交材料：不动产登记申请书、申请人身份证明、"), "{page}");
@@ -326,21 +327,21 @@ async fn the_progress_page_lists_the_checklist_and_takes_uploads() {
 
     // An upper node has no materials to show: it says where to upload, and offers no form.
     let page = eventually("the progress at the nation", std::time::Duration::from_secs(15), || async {
-        let (status, _, page) = fed.progress_page(NATION, &no, ME, None).await;
+        let (status, _, page) = fed.progress_page(NATION, &no, ME, &csrf).await;
         (status == 200).then_some(page)
     })
     .await;
     assert!(page.contains("id=\"materials-elsewhere\"") && page.contains("玄武区"), "{page}");
-    assert!(!page.contains("/progress/materials") && !page.contains("name=\"id_number\""), "no upload form: {page}");
+    assert!(!page.contains("/progress/materials") && !page.contains("type=\"file\""), "no upload form: {page}");
 
     // After 受理 the page lists what was handed in, offers no upload, and refuses one posted anyway.
     let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
     let (status, _) = fed.act(XUANWU, &clerk, &no, json!({"action": "accept"})).await;
     assert_eq!(status, 200);
-    let (_, _, page) = fed.progress_page(XUANWU, &no, ME, Some(&csrf)).await;
+    let (_, _, page) = fed.progress_page(XUANWU, &no, ME, &csrf).await;
     assert!(page.contains("id=\"materials\"") && page.contains("pdf · "), "{page}");
-    assert!(!page.contains("/progress/materials") && !page.contains("name=\"id_number\""), "no upload form: {page}");
-    assert!(page.contains("http-equiv=\"refresh\""));
+    assert!(!page.contains("/progress/materials") && !page.contains("type=\"file\""), "no upload form: {page}");
+    assert!(!page.contains("http-equiv=\"refresh\""), "no page reloads itself: {page}");
     let (status, page) =
         fed.upload_on_progress_page(XUANWU, Some(&csrf), &page_fields(&csrf, &no, ME, "survey"), ("s.pdf", &pdf)).await;
     assert_eq!(status, 409, "{page}");

@@ -456,7 +456,8 @@ pub enum NoticeKind {
 
 /// `GET /api/v1/progress/{business_no}/notice`: the notice for the application's current stage,
 /// at any level (built from the progress that rolled up), for an applicant or the office's staff.
-/// `/notice?business_no=…&name=…&id_number=…` is the printable page.
+/// The printable page is the portal's `POST /notice` (a form on the progress page: the proof
+/// travels in the body, never in a URL).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Notice {
     pub kind: NoticeKind,

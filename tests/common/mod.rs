@@ -341,17 +341,51 @@ impl Federation {
         (status, headers, r.text().await.unwrap())
     }
 
-    /// The progress page of node `i` for an applicant naming themselves (`GET /progress`).
+    /// The progress page of node `i` for an applicant naming themselves, as its lookup form
+    /// posts it (`POST /progress` with the CSRF cookie and field): status, headers and page.
     pub async fn progress_page(
         &self,
         i: usize,
         business_no: &str,
         (name, id): (&str, &str),
-        csrf: Option<&str>,
+        csrf: &str,
     ) -> (u16, reqwest::header::HeaderMap, String) {
-        let query =
-            serde_urlencoded::to_string([("business_no", business_no), ("name", name), ("id_number", id)]).unwrap();
-        self.page(i, &format!("/progress?{query}"), csrf).await
+        let fields = [("csrf", csrf), ("business_no", business_no), ("name", name), ("id_number", id)];
+        self.post_page(i, "/progress", Some(csrf), &fields).await
+    }
+
+    /// The printable notice of node `i`, as the progress page's button posts it (`POST /notice`).
+    pub async fn notice_page(
+        &self,
+        i: usize,
+        business_no: &str,
+        (name, id): (&str, &str),
+        csrf: &str,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let fields = [("csrf", csrf), ("business_no", business_no), ("name", name), ("id_number", id)];
+        self.post_page(i, "/notice", Some(csrf), &fields).await
+    }
+
+    /// A portal form post (`application/x-www-form-urlencoded`) with the CSRF cookie (when given):
+    /// status, headers and page.
+    pub async fn post_page(
+        &self,
+        i: usize,
+        path: &str,
+        csrf_cookie: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.url(i)))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).unwrap());
+        if let Some(c) = csrf_cookie {
+            req = req.header("cookie", format!("bdc_csrf={c}"));
+        }
+        let r = req.send().await.unwrap();
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        (status, headers, r.text().await.unwrap())
     }
 
     /// A portal form post (`application/x-www-form-urlencoded`) with the CSRF cookie: status and page.
@@ -362,16 +396,8 @@ impl Federation {
         csrf_cookie: &str,
         fields: &[(&str, &str)],
     ) -> (u16, String) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.url(i)))
-            .header("cookie", format!("bdc_csrf={csrf_cookie}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(serde_urlencoded::to_string(fields).unwrap())
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
+        let (status, _, page) = self.post_page(i, path, Some(csrf_cookie), fields).await;
+        (status, page)
     }
 
     /// The progress page's upload form (`POST /progress/materials`, multipart as a browser sends

@@ -1,6 +1,13 @@
 //! The “一窗办事” portal pages (askama templates, no script): apply, follow progress and upload
 //! 申请材料 there, verify a certificate. Forms post with a CSRF token (double submit: cookie +
 //! hidden field). Pages work on a phone and a PC; personal data is shown masked or not at all.
+//!
+//! Personal data never travels in a URL (browser history, access logs, proxies, `Referer`): the
+//! progress proof (business number, name, ID number) is posted by forms — the lookup, and the
+//! progress page's refresh, notice and upload buttons, which carry it in hidden fields — and
+//! every page that shows personal data or carries the proof is sent with
+//! `Cache-Control: no-store` (`Referrer-Policy: no-referrer` is on every answer, see
+//! `request_context`).
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -49,6 +56,8 @@ struct Home {
     node_level: String,
     node_id: String,
     csrf: String,
+    /// The progress form's business number (empty on the home page).
+    lookup_no: String,
     unit_code: String,
     kind: String,
     kinds: Vec<(&'static str, &'static str)>,
@@ -65,6 +74,20 @@ struct Message {
     heading: String,
     rows: Vec<(String, String)>,
     error: Option<String>,
+}
+
+/// `GET /progress` and `GET /notice`: the progress lookup form alone.
+#[derive(Template)]
+#[template(path = "lookup.html")]
+struct Lookup {
+    node_title: String,
+    node_level: String,
+    node_id: String,
+    csrf: String,
+    lookup_no: String,
+    /// Why the request was refused (message, machine code).
+    error: Option<(String, String)>,
+    hint: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -89,11 +112,13 @@ struct Progress {
     steps: Vec<(String, String, String)>,
     certificates: Vec<String>,
     answered_by: String,
-    /// The query string of this page's notice link, when the stage has a notice.
-    notice_query: Option<String>,
-    /// Reload every ten seconds: not while upload forms are on the page (a file being chosen
-    /// would be lost), nor when the page answers a post.
-    refresh: bool,
+    /// The stage has a written notice: the page offers a button that posts the proof to
+    /// `/notice`.
+    has_notice: bool,
+    /// The hidden fields of every form on the page (refresh, notice, uploads). The page does
+    /// not reload itself: a reload could not prove the applicant again without these fields,
+    /// and they must not go into a URL.
+    proof: ProofFields,
     /// What the upload just posted from this page did.
     flash: Option<Flash>,
     /// The checklist and files, when this node hosts the application's office.
@@ -110,15 +135,18 @@ struct Flash {
     code: String,
 }
 
-/// 申请材料 on the progress page.
-struct MaterialsSection {
-    /// Upload forms are shown (submitted or awaiting 补正).
-    open: bool,
-    /// The hidden fields every upload form carries: the CSRF token and the progress proof.
+/// The hidden fields of the progress page's forms: the CSRF token and the progress proof.
+struct ProofFields {
     csrf: String,
     business_no: String,
     name: String,
     id_number: String,
+}
+
+/// 申请材料 on the progress page.
+struct MaterialsSection {
+    /// Upload forms are shown (submitted or awaiting 补正).
+    open: bool,
     items: Vec<MaterialLine>,
     /// Names of the required items that hold no file.
     missing: Vec<String>,
@@ -207,6 +235,15 @@ fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
             HttpResponse::InternalServerError().content_type("text/plain; charset=utf-8").body("系统内部错误")
         }
     }
+}
+
+/// Keeps an answer out of every cache: it shows personal data or carries the progress proof in
+/// hidden fields. (`Referrer-Policy: no-referrer` is already set on every answer by
+/// `request_context`.)
+fn no_store(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut()
+        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+    res
 }
 
 fn message(
@@ -312,6 +349,7 @@ pub fn home_page(
         node_level: f.node_level,
         node_id: f.node_id,
         csrf: csrf.clone(),
+        lookup_no: String::new(),
         unit_code: unit_code.to_owned(),
         kind: kind.to_owned(),
         kinds: kinds(),
@@ -459,21 +497,31 @@ pub async fn apply(
     }
 }
 
+/// The portal's progress and notice forms (`POST /progress`, `POST /notice`,
+/// `application/x-www-form-urlencoded`): the CSRF token and the progress proof.
 #[derive(Debug, Deserialize)]
-pub struct ProgressForm {
+pub struct ProofForm {
+    csrf: Option<String>,
     business_no: Option<String>,
     name: Option<String>,
     id_number: Option<String>,
 }
 
-/// The checked fields of a progress or notice form.
-fn progress_form(
+/// The checked fields of a posted progress or notice form: the apply form's CSRF double submit
+/// (without the cookie the form is not read), the public-query rate limit, then the proof.
+fn posted_proof(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    q: ProgressForm,
+    form: Result<web::Form<ProofForm>, actix_web::Error>,
 ) -> Result<(BusinessNo, String, String), ApiError> {
+    use schemas::error::ErrorCode;
+    let cookie = csrf_from_cookie(req).ok_or_else(csrf_refused)?;
+    let form = form.map_err(|_| ApiError::with_message(ErrorCode::InvalidRequest, "表单内容不完整"))?.into_inner();
+    if form.csrf.as_deref() != Some(cookie.as_str()) {
+        return Err(csrf_refused());
+    }
     state.limiter.check(client_ip(req), Class::PublicQuery)?;
-    proof_fields(q.business_no, q.name, q.id_number)
+    proof_fields(form.business_no, form.name, form.id_number)
 }
 
 /// The business number, name and ID number an applicant proves themselves with.
@@ -493,8 +541,78 @@ fn proof_fields(
     Ok((business_no, name, id))
 }
 
-pub async fn progress(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ProgressForm>) -> HttpResponse {
-    let (business_no, name, id) = match progress_form(&req, &state, query.into_inner()) {
+/// Query keys that would put the progress proof into a URL.
+const PROOF_KEYS: &[&str] = &["name", "id_number"];
+
+/// What the lookup form says when reached as `GET /notice`.
+const NOTICE_HINT: &str = "书面告知须先查询办理进度，再在进度页面点击「查看、打印书面告知」。";
+
+/// `GET /progress[?business_no=…]`: the lookup form alone, the business number prefilled when a
+/// valid one is given.
+pub async fn progress_lookup(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    lookup_page(&req, &state, None)
+}
+
+/// `GET /notice[?business_no=…]`: a notice is posted from the progress page; a GET gets the
+/// lookup form with a hint saying so.
+pub async fn notice_lookup(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    lookup_page(&req, &state, Some(NOTICE_HINT))
+}
+
+/// The lookup form for a GET. A query naming an applicant (`name` or `id_number`, whatever its
+/// value, as the old GET form and links copied from it sent) is refused with 400
+/// `personal_data_in_url`, showing the form again with at most the business number filled in:
+/// - never a progress page or a notice: answering would keep such URLs working, and so keep ID
+///   numbers in browser history, access logs, proxies and `Referer` headers;
+/// - a refusal rather than the form silently dropping the fields: the person (or whoever built
+///   the link — a bookmark, another site, a script) learns why nothing was looked up and that
+///   the proof belongs in the form, and the 400 shows in monitoring, which records paths and
+///   statuses but never query strings;
+/// - the name and ID number are not echoed back into the page.
+fn lookup_page(req: &HttpRequest, state: &AppState, hint: Option<&'static str>) -> HttpResponse {
+    use schemas::error::ErrorCode;
+    let (business_no, refusal) = match serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()) {
+        Ok(pairs) => {
+            let no = pairs
+                .iter()
+                .find(|(k, _)| k == "business_no")
+                .and_then(|(_, v)| BusinessNo::parse(v.trim()).ok())
+                .map(|b| b.to_string());
+            let refusal = pairs
+                .iter()
+                .any(|(k, _)| PROOF_KEYS.contains(&k.as_str()))
+                .then(|| ApiError::new(ErrorCode::PersonalDataInUrl));
+            (no, refusal)
+        }
+        Err(_) => (None, Some(ApiError::with_message(ErrorCode::InvalidRequest, "网址中的参数无法解析"))),
+    };
+    let status = refusal.as_ref().map_or(StatusCode::OK, actix_web::ResponseError::status_code);
+    let csrf = csrf_token(req);
+    let f = frame(state);
+    let page = Lookup {
+        node_title: f.node_title,
+        node_level: f.node_level,
+        node_id: f.node_id,
+        csrf: csrf.clone(),
+        lookup_no: business_no.unwrap_or_default(),
+        error: refusal.map(|e| (e.message, e.code.as_str())),
+        hint,
+    };
+    // Not cached: the page carries this browser's CSRF token, and its URL may hold what it refuses.
+    let mut res = no_store(render(status, &page));
+    let _ = res.add_cookie(&csrf_cookie(state, &csrf));
+    res
+}
+
+/// `POST /progress` (form: `csrf`, `business_no`, `name`, `id_number`): the progress page for an
+/// applicant who proves themselves; posted by the lookup form and by the progress page's
+/// 「刷新进度」 button.
+pub async fn progress(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Result<web::Form<ProofForm>, actix_web::Error>,
+) -> HttpResponse {
+    let (business_no, name, id) = match posted_proof(&req, &state, form) {
         Ok(f) => f,
         Err(e) => return error_page(&state, &e),
     };
@@ -581,18 +699,21 @@ async fn progress_page(
     });
     let materials_elsewhere = (checklist.is_none() && material_files::may_attach(view.state))
         .then(|| super::progress::office_name(state, &view.office));
-    let materials = checklist.map(|c| materials_section(c, &csrf, name, id));
-    let refresh = flash.is_none() && !materials.as_ref().is_some_and(|m| m.open);
-    let notice_query = crate::domain::notices::notice(&view, "").map(|_| {
-        serde_urlencoded::to_string([("business_no", view.business_no.as_str()), ("name", name), ("id_number", id)])
-            .unwrap_or_default()
-    });
+    let materials = checklist.map(materials_section);
+    let has_notice = crate::domain::notices::notice(&view, "").is_some();
+    let proof = ProofFields {
+        csrf: csrf.clone(),
+        business_no: view.business_no.to_string(),
+        name: name.to_owned(),
+        id_number: id.to_owned(),
+    };
     let f = frame(state);
-    let mut res = render(
+    // The page carries the proof in hidden fields: kept out of caches.
+    let mut res = no_store(render(
         status,
         &Progress {
-            notice_query,
-            refresh,
+            has_notice,
+            proof,
             flash,
             materials,
             materials_elsewhere,
@@ -606,10 +727,7 @@ async fn progress_page(
             certificates: view.certificate_ids.iter().map(|c| c.to_string()).collect(),
             answered_by: view.answered_by.to_string(),
         },
-    );
-    // The page carries the proof (notice link, upload forms): kept out of caches.
-    res.headers_mut()
-        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+    ));
     let _ = res.add_cookie(&csrf_cookie(state, &csrf));
     res
 }
@@ -621,14 +739,10 @@ fn progress_steps(view: &ProgressView) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn materials_section(view: ApplicationMaterialsView, csrf: &str, name: &str, id_number: &str) -> MaterialsSection {
+fn materials_section(view: ApplicationMaterialsView) -> MaterialsSection {
     let max_files = view.max_files_per_item;
     MaterialsSection {
         open: view.open_for_upload,
-        csrf: csrf.to_owned(),
-        business_no: view.business_no.to_string(),
-        name: name.to_owned(),
-        id_number: id_number.to_owned(),
         missing: view.missing_required.into_iter().map(|m| m.name).collect(),
         max_files,
         items: view
@@ -692,7 +806,8 @@ pub async fn certificate(req: HttpRequest, state: web::Data<AppState>, query: we
     match super::documents::printable_sheet(&req, &state, q.id, q.code).await {
         Ok((sheet, code)) => {
             let f = frame(&state);
-            render(
+            // The certificate's content (holders, ID numbers) is personal data.
+            no_store(render(
                 StatusCode::OK,
                 &CertificatePage {
                     node_title: f.node_title,
@@ -702,7 +817,7 @@ pub async fn certificate(req: HttpRequest, state: web::Data<AppState>, query: we
                     sheet,
                     code,
                 },
-            )
+            ))
         }
         Err(e) => error_page(&state, &e),
     }
@@ -821,9 +936,14 @@ fn verify_page(
     }
 }
 
-/// `/notice?business_no=…&name=…&id_number=…`: the printable written notice of the stage.
-pub async fn notice(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ProgressForm>) -> HttpResponse {
-    let (business_no, name, id) = match progress_form(&req, &state, query.into_inner()) {
+/// `POST /notice` (form: `csrf`, `business_no`, `name`, `id_number`, posted by the progress
+/// page's button): the printable written notice of the stage.
+pub async fn notice(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Result<web::Form<ProofForm>, actix_web::Error>,
+) -> HttpResponse {
+    let (business_no, name, id) = match posted_proof(&req, &state, form) {
         Ok(f) => f,
         Err(e) => return error_page(&state, &e),
     };
@@ -839,7 +959,8 @@ pub async fn notice(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
         );
     };
     let f = frame(&state);
-    render(
+    // Answers a proof: not cached.
+    no_store(render(
         StatusCode::OK,
         &NoticePage {
             node_title: f.node_title,
@@ -849,7 +970,7 @@ pub async fn notice(req: HttpRequest, state: web::Data<AppState>, query: web::Qu
             due: notice.due_date.map(|d| d.format("%Y年%m月%d日").to_string()),
             notice,
         },
-    )
+    ))
 }
 
 #[cfg(test)]
