@@ -224,15 +224,17 @@ impl GroupWriter {
         if let Some(why) = &g.broken {
             return Err(DbError::Pool(format!("writes stopped after a failed sync: {why}")).into());
         }
+        if !g.open && g.wal_full && g.restart_not_before.is_none_or(|t| Instant::now() >= t) {
+            // Between batches: nothing of the writer's own is open. (If this drops the
+            // connection, the next lines open a new one.)
+            self.restart_wal(&mut g);
+        }
         if g.conn.is_none() {
             let mut conn = connect()?;
             g.wal = self.open_wal(&mut conn);
             g.conn = Some(conn);
         }
         if !g.open {
-            if g.wal_full && g.restart_not_before.is_none_or(|t| Instant::now() >= t) {
-                self.restart_wal(&mut g);
-            }
             let conn: &mut AnyConnection = g.conn.as_mut().ok_or_else(|| DbError::Pool("no writer".into()))?;
             begin(conn)?;
             g.open = true;
