@@ -194,7 +194,7 @@ async fn apply_follow_and_verify_in_a_browser() {
     assert!(browser.url().await.ends_with("/progress/materials"), "the proof stays out of the URL");
     assert!(browser.text("#material-application_form").await.contains("申请人上传"));
     let (status, _, body) = fed
-        .get_raw(
+        .fetch_raw(
             XUANWU,
             &format!("/api/v1/applications/{business_no}/materials"),
             Some(("张三", "110101199003074477")),

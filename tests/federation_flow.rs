@@ -79,6 +79,10 @@ async fn interface_navigation_from_the_nation_reaches_the_county_and_everything_
     assert_eq!(status, 404);
     let (status, body) = fed.get(NATION, &format!("/api/v1/progress/{business_no}")).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_field")));
+    // Never in the URL: the old query form is refused at the nation, even with the right proof.
+    let old = format!("/api/v1/progress/{business_no}?name=%E5%BC%A0%E4%B8%89&id_number=110101199003074477");
+    let (status, body) = fed.get(NATION, &old).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("personal_data_in_url")), "{body}");
     // Another applicant (申请人) on the application may ask too.
     let (status, _) = fed.progress(PROVINCE, &business_no, "李四", "11010519491231002X").await;
     assert_eq!(status, 200);

@@ -86,7 +86,7 @@ async fn a_county_rotates_its_data_key_without_stopping() {
     let (status, view) = fed.get_as(XUANWU, &token, &format!("/api/v1/applications/{second_no}")).await;
     assert_eq!(status, 200, "{view}");
     // The material was sealed again too: it still opens with the old key gone.
-    let (status, _, bytes) = fed.get_raw(XUANWU, &file_path, me, None).await;
+    let (status, _, bytes) = fed.fetch_raw(XUANWU, &file_path, me, None).await;
     assert_eq!((status, bytes == scan), (200, true));
     let path = fed.settings[XUANWU].resolve(&fed.settings[XUANWU].keys.data_key_file);
     let text = std::fs::read_to_string(&path).unwrap();

@@ -40,7 +40,7 @@ async fn applicants_attach_materials_and_the_office_reads_them() {
     let auditor = fed.login(XUANWU, "xuanwu-auditor").await;
 
     // The checklist of a 首次登记, nothing uploaded: every required item is missing.
-    let (status, _, body) = fed.get_raw(XUANWU, &list_path, Some(ME), None).await;
+    let (status, _, body) = fed.fetch_raw(XUANWU, &list_path, Some(ME), None).await;
     let list: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, 200, "{list}");
     assert_eq!((list["state"].as_str(), list["open_for_upload"].as_bool()), (Some("submitted"), Some(true)));
@@ -100,22 +100,22 @@ async fn applicants_attach_materials_and_the_office_reads_them() {
     assert_eq!((status, body["error"].as_str()), (413, Some("material_too_large")), "{body}");
     assert_eq!(fed.count(XUANWU, "application_materials"), stored, "refusals store nothing");
     // The materials stay with the office: an upper node has none to show.
-    let (status, _, _) = fed.get_raw(NATION, &list_path, Some(ME), None).await;
+    let (status, _, _) = fed.fetch_raw(NATION, &list_path, Some(ME), None).await;
     assert_eq!(status, 404);
-    let (status, _, _) = fed.get_raw(XUANWU, &list_path, Some(wrong), None).await;
+    let (status, _, _) = fed.fetch_raw(XUANWU, &list_path, Some(wrong), None).await;
     assert_eq!(status, 404);
 
     // Downloads: identical bytes, right type, for the applicant and the clerk.
     let file_path = format!("/api/v1/applications/{no}/materials/application_form/files/{pdf_id}");
-    let (status, content_type, bytes) = fed.get_raw(XUANWU, &file_path, Some(ME), None).await;
+    let (status, content_type, bytes) = fed.fetch_raw(XUANWU, &file_path, Some(ME), None).await;
     assert_eq!((status, content_type.as_str()), (200, "application/pdf"));
     assert_eq!(bytes, pdf);
-    let (status, _, bytes) = fed.get_raw(XUANWU, &file_path, None, Some(clerk.as_str())).await;
+    let (status, _, bytes) = fed.fetch_raw(XUANWU, &file_path, None, Some(clerk.as_str())).await;
     assert_eq!(status, 200);
     assert_eq!(federation::crypto::sm3_hex(&bytes), federation::crypto::sm3_hex(&pdf));
     let ofd_id = file_ids(&list, "land_title")[0];
     let ofd_path = format!("/api/v1/applications/{no}/materials/land_title/files/{ofd_id}");
-    let (status, content_type, bytes) = fed.get_raw(XUANWU, &ofd_path, None, Some(clerk.as_str())).await;
+    let (status, content_type, bytes) = fed.fetch_raw(XUANWU, &ofd_path, None, Some(clerk.as_str())).await;
     assert_eq!((status, content_type.as_str(), bytes), (200, "application/ofd", files::ofd()));
     for (path, proof, token, want) in [
         (file_path.clone(), Some(wrong), None, 404),
@@ -126,7 +126,7 @@ async fn applicants_attach_materials_and_the_office_reads_them() {
         (format!("/api/v1/applications/{no}/materials/application_form/files/999999"), Some(ME), None, 404),
         (format!("/api/v1/applications/{no}/materials/application_form/files/x"), Some(ME), None, 404),
     ] {
-        let (status, _, body) = fed.get_raw(XUANWU, &path, proof, token).await;
+        let (status, _, body) = fed.fetch_raw(XUANWU, &path, proof, token).await;
         assert_eq!(status, want, "{path}: {}", String::from_utf8_lossy(&body));
         assert!(!contains(&body, MARKER));
     }
@@ -169,7 +169,7 @@ async fn applicants_attach_materials_and_the_office_reads_them() {
     let (_, list) = fed.get_as(XUANWU, &clerk, &list_path).await;
     assert_eq!((list["state"].as_str(), list["open_for_upload"].as_bool()), (Some("accepted"), Some(false)));
     assert_eq!(missing(&list), ["planning", "survey"]);
-    let (status, _, bytes) = fed.get_raw(XUANWU, &file_path, Some(ME), None).await;
+    let (status, _, bytes) = fed.fetch_raw(XUANWU, &file_path, Some(ME), None).await;
     assert_eq!((status, bytes == pdf), (200, true), "still downloadable");
 
     // Every upload and download is in the audit log, with no personal data in it.
@@ -265,7 +265,7 @@ async fn the_progress_page_lists_the_checklist_and_takes_uploads() {
     assert!(page.contains("已上传「不动产登记申请书」的文件（pdf，"), "{page}");
     assert!(page.contains("id=\"materials\"") && page.contains("pdf · "), "the page lists the file: {page}");
     assert!(!page.contains("http-equiv=\"refresh\""), "a posted page must not reload itself");
-    let (status, _, body) = fed.get_raw(XUANWU, &list_path, Some(ME), None).await;
+    let (status, _, body) = fed.fetch_raw(XUANWU, &list_path, Some(ME), None).await;
     let list: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, 200, "{list}");
     let files = list["materials"][0]["files"].as_array().unwrap();
@@ -321,7 +321,7 @@ async fn the_progress_page_lists_the_checklist_and_takes_uploads() {
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("上传的文件为空"), "{page}");
     assert_eq!(fed.count(XUANWU, "application_materials"), stored, "refusals store nothing");
-    let (_, _, body) = fed.get_raw(XUANWU, &list_path, Some(ME), None).await;
+    let (_, _, body) = fed.fetch_raw(XUANWU, &list_path, Some(ME), None).await;
     let list: Value = serde_json::from_slice(&body).unwrap();
     assert!(file_ids(&list, "identity").is_empty() && file_ids(&list, "tax").is_empty(), "{list}");
 

@@ -223,7 +223,7 @@ async fn staff_read_the_register_and_the_office_sets_its_rules() {
 async fn written_notices_reach_the_applicant_at_every_level() {
     let fed = Federation::start().await;
     let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
-    let who = "name=%E5%BC%A0%E4%B8%89&id_number=110101199003074477";
+    let who = json!({"name": "张三", "id_number": "110101199003074477"});
 
     // 补正 with the whole list at once, then 不予受理: each has its notice, also at the nation.
     let (_, r) = fed.post(NATION, "/api/v1/applications", &sample_application(XUANWU_UNIT)).await;
@@ -237,9 +237,9 @@ async fn written_notices_reach_the_applicant_at_every_level() {
         )
         .await;
     assert_eq!(status, 200);
-    let path = format!("/api/v1/progress/{no}/notice?{who}");
+    let path = format!("/api/v1/progress/{no}/notice");
     let notice = eventually("the correction notice at the nation", std::time::Duration::from_secs(10), || async {
-        let (status, n) = fed.get(NATION, &path).await;
+        let (status, n) = fed.post(NATION, &path, &who).await;
         (status == 200 && n["kind"] == "correction").then_some(n)
     })
     .await;
@@ -247,17 +247,14 @@ async fn written_notices_reach_the_applicant_at_every_level() {
     assert!(notice["office_name"].as_str().unwrap().contains("玄武区"));
     assert!(!notice.to_string().contains("110101199003074477"));
     // Without naming an applicant, or naming the wrong one: nothing.
-    assert_eq!(fed.get(NATION, &format!("/api/v1/progress/{no}/notice")).await.0, 400);
-    assert_eq!(
-        fed.get(NATION, &format!("/api/v1/progress/{no}/notice?name=%E6%9D%8E&id_number=110101199003074477")).await.0,
-        404
-    );
+    assert_eq!(fed.get(NATION, &path).await.0, 400);
+    assert_eq!(fed.post(NATION, &path, &json!({"name": "李", "id_number": "110101199003074477"})).await.0, 404);
 
     let (status, _) = fed
         .act(XUANWU, &clerk, &no, json!({"action": "reject", "reasons": ["逾期未补正"], "missing": ["身份证明"]}))
         .await;
     assert_eq!(status, 200);
-    let (status, n) = fed.get(XUANWU, &path).await;
+    let (status, n) = fed.post(XUANWU, &path, &who).await;
     assert_eq!((status, n["kind"].as_str()), (200, Some("rejection")));
     assert_eq!((n["reasons"].clone(), n["missing"].clone()), (json!(["逾期未补正"]), json!(["身份证明"])));
     // The printable page, posted from the progress page's button (the proof in the body).
@@ -270,12 +267,12 @@ async fn written_notices_reach_the_applicant_at_every_level() {
     let (_, r) = fed.post(XUANWU, "/api/v1/applications", &sample_application(XUANWU_UNIT_2)).await;
     let accepted = r["business_no"].as_str().unwrap().to_owned();
     let (_, view) = fed.act(XUANWU, &clerk, &accepted, json!({"action": "accept"})).await;
-    let (status, n) = fed.get(XUANWU, &format!("/api/v1/progress/{accepted}/notice?{who}")).await;
+    let (status, n) = fed.post(XUANWU, &format!("/api/v1/progress/{accepted}/notice"), &who).await;
     assert_eq!((status, n["kind"].as_str()), (200, Some("acceptance")));
     assert_eq!(n["due_date"], view["due_date"]);
     // Under review there is no notice to give.
     fed.act(XUANWU, &clerk, &accepted, json!({"action": "review"})).await;
-    assert_eq!(fed.get(XUANWU, &format!("/api/v1/progress/{accepted}/notice?{who}")).await.0, 404);
+    assert_eq!(fed.post(XUANWU, &format!("/api/v1/progress/{accepted}/notice"), &who).await.0, 404);
     fed.shutdown().await;
 }
 

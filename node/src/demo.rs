@@ -340,7 +340,7 @@ async fn seed(nodes: &[RunningNode], password: &str) -> anyhow::Result<String> {
         .await?;
     Ok(format!(
         "Sample data:\n  business number {business_no} (a 转移登记 submitted at the nation, handled by 320102, now issued)\n  \
-         progress:     curl '{nation}/api/v1/progress/{business_no}?name=张三&id_number=110101199003074477'\n  \
+         progress:     curl {nation}/api/v1/progress/{business_no} -H 'content-type: application/json' -d '{{\"name\": \"张三\", \"id_number\": \"110101199003074477\"}}'\n  \
          certificate:  curl {nation}/api/v1/certificates/{cert}/verify\n  \
          查验码 {code}: {nation}/verify?id={cert}&code={code} (page with the PDF, OFD and package)\n  \
          link navigation for 320104 from the nation: {}\n",

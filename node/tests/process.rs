@@ -221,24 +221,15 @@ fn while_the_province_is_down_the_county_works_and_nothing_is_lost() {
     let v: Value =
         http.get(format!("{}/api/v1/certificates/{issued}/verify", url(nation))).send().unwrap().json().unwrap();
     assert_eq!(v["valid"], true, "{v}");
-    let progress: Value = http
-        .get(format!("{}/api/v1/progress/{first}?name=%E5%BC%A0%E4%B8%89&id_number=110101199003074477", url(nation)))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    // The applicant's proof in the body, never in the URL.
+    let proof = json!({"name": "张三", "id_number": "110101199003074477"});
+    let progress: Value =
+        http.post(format!("{}/api/v1/progress/{first}", url(nation))).json(&proof).send().unwrap().json().unwrap();
     assert_eq!(progress["state"], "accepted", "{progress}");
     // The certificate package verifies offline with the binary; one changed byte does not. The
     // holder has the 查验码 from the progress of the business.
-    let progress: Value = http
-        .get(format!(
-            "{}/api/v1/progress/{issued_no}?name=%E5%BC%A0%E4%B8%89&id_number=110101199003074477",
-            url(nation)
-        ))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let progress: Value =
+        http.post(format!("{}/api/v1/progress/{issued_no}", url(nation))).json(&proof).send().unwrap().json().unwrap();
     let code = progress["certificates"][0]["access_code"].as_str().unwrap().to_owned();
     let zip = http
         .get(format!("{}/api/v1/certificates/{issued}/package.zip?code={code}", url(nation)))

@@ -221,7 +221,28 @@ pub struct ApplicationView {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Progress of a business number, at any level (`GET /api/v1/progress/{business_no}`).
+/// What an applicant proves themselves with, beside the business number in the path: one
+/// applicant's name and ID number, as they were given in the application. It travels only in a
+/// request body (`POST /api/v1/progress/{business_no}`, `…/notice`, the materials list and file,
+/// and as form fields of an upload): a query string naming an applicant (`name` or `id_number`) is
+/// refused with 400 `personal_data_in_url` and nothing is looked up.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicantProof {
+    /// 申请人姓名
+    pub name: String,
+    /// 申请人证件号码
+    pub id_number: String,
+}
+
+/// Never prints the name or the number (it may reach a log).
+impl std::fmt::Debug for ApplicantProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApplicantProof { .. }")
+    }
+}
+
+/// Progress of a business number, at any level (`POST /api/v1/progress/{business_no}` for an
+/// applicant, `GET` for staff of the office).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ProgressView {
     pub business_no: BusinessNo,
@@ -454,8 +475,9 @@ pub enum NoticeKind {
     Refusal,
 }
 
-/// `GET /api/v1/progress/{business_no}/notice`: the notice for the application's current stage,
-/// at any level (built from the progress that rolled up), for an applicant or the office's staff.
+/// `POST /api/v1/progress/{business_no}/notice` (an applicant, proof in the body) or `GET` (the
+/// office's staff): the notice for the application's current stage, at any level (built from the
+/// progress that rolled up).
 /// The printable page is the portal's `POST /notice` (a form on the progress page: the proof
 /// travels in the body, never in a URL).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -28,7 +28,9 @@ use crate::registration::*;
         staff_login,
         get_application,
         act_on_application,
+        progress_by_proof,
         get_progress,
+        notice_by_proof,
         get_notice,
         due_list,
         verify_certificate,
@@ -58,8 +60,10 @@ use crate::registration::*;
         register_daily_log,
         no_property_proof,
         materials,
+        application_materials_by_proof,
         application_materials,
         upload_material,
+        download_material_by_proof,
         download_material,
         list_rules,
         put_rule,
@@ -89,6 +93,7 @@ use crate::registration::*;
         TotpCode,
         PartyView,
         ApplicationView,
+        ApplicantProof,
         ProgressView,
         SmsCodeRequest,
         SmsCodeSent,
@@ -192,10 +197,18 @@ fn get_application() {}
     responses((status = 200, body = ApplicationView), (status = 409, body = ErrorBody)))]
 fn act_on_application() {}
 
-#[utoipa::path(get, path = "/api/v1/progress/{business_no}",
-    params(("business_no" = String, Path,), ("name" = String, Query, description = "申请人姓名"),
-           ("id_number" = String, Query, description = "申请人证件号码")),
-    responses((status = 200, body = ProgressView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/progress/{business_no}", params(("business_no" = String, Path,)),
+    request_body(content = ApplicantProof, description = "an applicant's name and ID number, as in the application"),
+    responses((status = 200, body = ProgressView),
+              (status = 400, body = ErrorBody, description = "invalid_request, invalid_field (no proof); personal_data_in_url: the query string names an applicant (name or id_number), refused before any lookup"),
+              (status = 404, body = ErrorBody, description = "unknown, or the name and ID number do not match (the same answer)")))]
+fn progress_by_proof() {}
+
+#[utoipa::path(get, path = "/api/v1/progress/{business_no}", params(("business_no" = String, Path,)),
+    security(("bearer" = [])),
+    responses((status = 200, body = ProgressView, description = "for staff of the office; the public posts its proof (POST)"),
+              (status = 400, body = ErrorBody, description = "invalid_field: no session of the office; personal_data_in_url: the query string names an applicant (name or id_number)"),
+              (status = 404, body = ErrorBody)))]
 fn get_progress() {}
 
 #[utoipa::path(get, path = "/api/v1/certificates/{id}/verify", params(("id" = String, Path,)),
@@ -329,10 +342,18 @@ fn put_rule() {}
     responses((status = 204, description = "back to the built-in default, or the office's own rule removed"), (status = 404, body = ErrorBody)))]
 fn reset_rule() {}
 
-#[utoipa::path(get, path = "/api/v1/progress/{business_no}/notice",
-    params(("business_no" = String, Path,), ("name" = Option<String>, Query,), ("id_number" = Option<String>, Query,)),
+#[utoipa::path(post, path = "/api/v1/progress/{business_no}/notice", params(("business_no" = String, Path,)),
+    request_body(content = ApplicantProof, description = "an applicant's name and ID number, as in the application"),
     responses((status = 200, body = Notice, description = "受理通知书, 不予受理告知书, 补正材料告知书 or 不予登记告知书 of the current stage"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "unknown, not matching, or no notice at this stage")))]
+        (status = 400, body = ErrorBody, description = "invalid_request, invalid_field; personal_data_in_url: the query string names an applicant"),
+        (status = 404, body = ErrorBody, description = "unknown, not matching, or no notice at this stage")))]
+fn notice_by_proof() {}
+
+#[utoipa::path(get, path = "/api/v1/progress/{business_no}/notice", params(("business_no" = String, Path,)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Notice, description = "for staff of the office; the public posts its proof (POST)"),
+        (status = 400, body = ErrorBody, description = "invalid_field: no session of the office; personal_data_in_url: the query string names an applicant"),
+        (status = 404, body = ErrorBody, description = "no notice at this stage")))]
 fn get_notice() {}
 
 #[utoipa::path(get, path = "/api/v1/applications", params(("due" = String, Query, description = "overdue or soon")),
@@ -394,32 +415,45 @@ fn applicant_login() {}
     responses((status = 200, body = ApplicantView), (status = 401, body = ErrorBody, description = "unauthorized")))]
 fn applicant_me() {}
 
-#[utoipa::path(get, path = "/api/v1/applications/{business_no}/materials",
-    params(("business_no" = String, Path,), ("name" = Option<String>, Query, description = "申请人姓名 (the applicant asks as with progress; staff of the office use their session)"),
-           ("id_number" = Option<String>, Query, description = "申请人证件号码")),
-    security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/applications/{business_no}/materials", params(("business_no" = String, Path,)),
+    request_body(content = ApplicantProof, description = "an applicant's name and ID number, as for progress"),
     responses((status = 200, body = ApplicationMaterialsView, description = "the kind's checklist with the files uploaded for each item, and the required items still missing"),
-              (status = 400, body = ErrorBody, description = "invalid_field: neither a session nor a name and ID number"),
+              (status = 400, body = ErrorBody, description = "invalid_request, invalid_field; personal_data_in_url: the query string names an applicant"),
               (status = 404, body = ErrorBody, description = "unknown here, or the name and ID number do not match (the same answer)")))]
+fn application_materials_by_proof() {}
+
+#[utoipa::path(get, path = "/api/v1/applications/{business_no}/materials", params(("business_no" = String, Path,)),
+    security(("bearer" = [])),
+    responses((status = 200, body = ApplicationMaterialsView, description = "for staff of the office; an applicant posts the proof (POST)"),
+              (status = 400, body = ErrorBody, description = "invalid_field: no session of the office; personal_data_in_url: the query string names an applicant"),
+              (status = 404, body = ErrorBody, description = "unknown here")))]
 fn application_materials() {}
 
 #[utoipa::path(post, path = "/api/v1/applications/{business_no}/materials/{material_id}",
     params(("business_no" = String, Path,), ("material_id" = String, Path, description = "an item id of the kind's checklist (GET /api/v1/materials?kind=…)")),
-    request_body(content_type = "multipart/form-data", description = "field `file`: the file (its format is told by its content, not its name); fields `name` and `id_number` (or the same query parameters) for an applicant; staff of the office (clerk) send their session instead"),
+    request_body(content_type = "multipart/form-data", description = "field `file`: the file (its format is told by its content, not its name); fields `name` and `id_number` for an applicant (never query parameters: a query naming an applicant is refused with personal_data_in_url before the form is read); staff of the office (clerk) send their session instead"),
     security((), ("bearer" = [])),
     responses((status = 201, body = MaterialFileView, description = "stored, sealed; earlier files of the item are kept"),
-              (status = 400, body = ErrorBody, description = "material_empty, invalid_field, invalid_request"),
+              (status = 400, body = ErrorBody, description = "material_empty, invalid_field, invalid_request, personal_data_in_url"),
               (status = 404, body = ErrorBody, description = "unknown_material (not on the kind's checklist); not_found (unknown here, or the name and ID number do not match)"),
               (status = 409, body = ErrorBody, description = "materials_closed (accepted, refused, withdrawn or done), material_files_full"),
               (status = 413, body = ErrorBody, description = "material_too_large (over the item's max_size_mb MiB), payload_too_large"),
               (status = 422, body = ErrorBody, description = "material_format_refused: not pdf, ofd, jpg or png by content, or not a format the item takes")))]
 fn upload_material() {}
 
-#[utoipa::path(get, path = "/api/v1/applications/{business_no}/materials/{material_id}/files/{file_id}",
-    params(("business_no" = String, Path,), ("material_id" = String, Path,), ("file_id" = i64, Path,),
-           ("name" = Option<String>, Query, description = "申请人姓名"), ("id_number" = Option<String>, Query, description = "申请人证件号码")),
-    security((), ("bearer" = [])),
-    responses((status = 200, description = "the file as uploaded, with its Content-Type (application/pdf, application/ofd, image/jpeg, image/png); staff downloads are audited"),
-              (status = 403, body = ErrorBody, description = "forbidden: a staff role other than clerk"),
+#[utoipa::path(post, path = "/api/v1/applications/{business_no}/materials/{material_id}/files/{file_id}",
+    params(("business_no" = String, Path,), ("material_id" = String, Path,), ("file_id" = i64, Path,)),
+    request_body(content = ApplicantProof, description = "an applicant's name and ID number, as for progress"),
+    responses((status = 200, description = "the file as uploaded, with its Content-Type (application/pdf, application/ofd, image/jpeg, image/png); downloads are audited"),
+              (status = 400, body = ErrorBody, description = "invalid_request, invalid_field; personal_data_in_url: the query string names an applicant"),
               (status = 404, body = ErrorBody, description = "no such file of this application, or the name and ID number do not match")))]
+fn download_material_by_proof() {}
+
+#[utoipa::path(get, path = "/api/v1/applications/{business_no}/materials/{material_id}/files/{file_id}",
+    params(("business_no" = String, Path,), ("material_id" = String, Path,), ("file_id" = i64, Path,)),
+    security(("bearer" = [])),
+    responses((status = 200, description = "the file as uploaded, for a clerk of the office (an applicant posts the proof: POST); audited"),
+              (status = 400, body = ErrorBody, description = "invalid_field: no session of the office; personal_data_in_url: the query string names an applicant"),
+              (status = 403, body = ErrorBody, description = "forbidden: a staff role other than clerk"),
+              (status = 404, body = ErrorBody, description = "no such file of this application")))]
 fn download_material() {}

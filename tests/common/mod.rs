@@ -210,16 +210,9 @@ impl Federation {
         last
     }
 
-    /// Progress as the public asks for it.
+    /// Progress as the public asks for it: the proof in a POST body.
     pub async fn progress(&self, i: usize, business_no: &str, name: &str, id: &str) -> (u16, Value) {
-        let url = reqwest::Url::parse_with_params(
-            &format!("{}/api/v1/progress/{business_no}", self.url(i)),
-            &[("name", name), ("id_number", id)],
-        )
-        .unwrap();
-        let r = self.http.get(url).send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.post(i, &format!("/api/v1/progress/{business_no}"), &json!({"name": name, "id_number": id})).await
     }
 
     /// The 查验码 of a business's first certificate, as the applicant (张三 of the sample
@@ -284,20 +277,20 @@ impl Federation {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    /// A GET as an applicant naming themselves (`proof`, in the query) or with a staff session:
-    /// status, content type and the raw body.
-    pub async fn get_raw(
+    /// A read as an applicant naming themselves (`proof`: a POST with the JSON body) or else a
+    /// GET (with a staff session when `token` is given): status, content type and the raw body.
+    pub async fn fetch_raw(
         &self,
         i: usize,
         path: &str,
         proof: Option<(&str, &str)>,
         token: Option<&str>,
     ) -> (u16, String, Vec<u8>) {
-        let mut url = reqwest::Url::parse(&format!("{}{path}", self.url(i))).unwrap();
-        if let Some((name, id)) = proof {
-            url.query_pairs_mut().append_pair("name", name).append_pair("id_number", id);
-        }
-        let mut req = self.http.get(url);
+        let url = format!("{}{path}", self.url(i));
+        let mut req = match proof {
+            Some((name, id)) => self.http.post(url).json(&json!({"name": name, "id_number": id})),
+            None => self.http.get(url),
+        };
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

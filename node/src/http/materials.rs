@@ -1,6 +1,7 @@
 //! 申请材料 of an online application: the checklist with what was uploaded, uploads and downloads.
 //! The applicant proves who they are as for progress (business number, an applicant's name and
-//! ID number); staff of the office use their session (a clerk to upload or download). Files are
+//! ID number), in a POST body or the upload's form fields, never in the query string; staff of
+//! the office use their session (GET; a clerk to upload or download). Files are
 //! sealed with the data key; every upload and download is audited (item, file id, format, size —
 //! never a name or number).
 
@@ -14,9 +15,9 @@ use schemas::error::ErrorCode;
 use schemas::ids::BusinessNo;
 use schemas::register::{ApplicationMaterialsView, MaterialFileView, MaterialItemView, MissingMaterial};
 use schemas::registration::{RegistrationKind, Stage};
-use serde::Deserialize;
 
 use super::limits::{Class, client_ip};
+use super::proof::{Proof, refuse_in_url};
 use super::staff::{StaffSession, optional_staff, role_label};
 use super::{ApiError, audit_refusal, blocking, request_id};
 use crate::domain::material_files::{self, FileFormat, MAX_FILES_PER_ITEM, Refusal};
@@ -26,24 +27,6 @@ use crate::store;
 use crate::store::applications::ApplicationRow;
 use crate::store::audit;
 use crate::store::materials::{FileRow, NewFile};
-
-/// The name and ID number an applicant asks with (query or form fields).
-#[derive(Debug, Default, Deserialize)]
-pub struct Proof {
-    pub name: Option<String>,
-    pub id_number: Option<String>,
-}
-
-impl Proof {
-    fn credentials(self) -> Option<(String, String)> {
-        match (self.name, self.id_number) {
-            (Some(n), Some(i)) if !n.trim().is_empty() && !i.trim().is_empty() && n.len() <= 300 && i.len() <= 64 => {
-                Some((n, i))
-            }
-            _ => None,
-        }
-    }
-}
 
 /// Who asks about an application's materials.
 enum Who {
@@ -120,7 +103,7 @@ async fn authorise(
         None => {
             return Err(ApiError::with_message(
                 ErrorCode::InvalidField,
-                "须提供业务号、申请人姓名和证件号码，或以本登记机构工作人员身份登录",
+                "须在请求体（或上传表单字段）中提供申请人姓名和证件号码，或以本登记机构工作人员身份登录",
             ));
         }
     };
@@ -190,17 +173,39 @@ fn materials_view(row: &ApplicationRow, files: &[FileRow]) -> Result<Application
     })
 }
 
-/// `GET /api/v1/applications/{business_no}/materials`
+/// `GET /api/v1/applications/{business_no}/materials`: the checklist with the files, for staff
+/// of the office (session).
 pub async fn list_materials(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<Proof>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limiter.check(client_ip(&req), Class::PublicQuery)?;
-    let business_no = BusinessNo::parse(&path.into_inner())?;
-    let (_, row) = authorise(&req, &state, &business_no, query.into_inner(), None).await?;
-    Ok(HttpResponse::Ok().json(load_view(&state, row).await?))
+    refuse_in_url(&req)?;
+    list(&req, &state, &path.into_inner(), Proof::default()).await
+}
+
+/// `POST /api/v1/applications/{business_no}/materials` (JSON `{"name", "id_number"}`): the
+/// checklist with the files, for an applicant.
+pub async fn list_materials_by_proof(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    refuse_in_url(&req)?;
+    list(&req, &state, &path.into_inner(), Proof::from_json(&body)?).await
+}
+
+async fn list(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    business_no: &str,
+    proof: Proof,
+) -> Result<HttpResponse, ApiError> {
+    state.limiter.check(client_ip(req), Class::PublicQuery)?;
+    let business_no = BusinessNo::parse(business_no)?;
+    let (_, row) = authorise(req, state, &business_no, proof, None).await?;
+    Ok(HttpResponse::Ok().json(load_view(state, row).await?))
 }
 
 /// The checklist merged with the files of an application.
@@ -299,25 +304,23 @@ fn closed(stage: Stage) -> ApiError {
 }
 
 /// `POST /api/v1/applications/{business_no}/materials/{material_id}` (multipart/form-data):
-/// attach a file to one checklist item. Earlier files of the item are kept.
+/// attach a file to one checklist item. Earlier files of the item are kept. An applicant's proof
+/// is the form fields `name` and `id_number` (a query naming them is refused before the form is
+/// read).
 #[tracing::instrument(skip_all, fields(business_no = %path.0))]
 pub async fn upload_material(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    query: web::Query<Proof>,
     form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, ApiError> {
+    refuse_in_url(&req)?;
     // Limited before the form is read: reading it costs up to the largest file.
     state.limiter.check(client_ip(&req), Class::Submit)?;
     let (business_no, material_id) = path.into_inner();
     let business_no = BusinessNo::parse(&business_no)?;
     let upload = read_form(form).await?;
-    let proof = match upload.proof.credentials() {
-        Some((name, id_number)) => Proof { name: Some(name), id_number: Some(id_number) },
-        None => query.into_inner(),
-    };
-    let view = attach(&req, &state, &business_no, &material_id, proof, upload.file).await?;
+    let view = attach(&req, &state, &business_no, &material_id, upload.proof, upload.file).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -450,22 +453,42 @@ async fn store_upload(
 }
 
 /// `GET /api/v1/applications/{business_no}/materials/{material_id}/files/{file_id}`: the file as
-/// uploaded. Audited before anything is sent: no audit record, no file.
+/// uploaded, for a clerk of the office (session).
 pub async fn download_material(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
-    query: web::Query<Proof>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limiter.check(client_ip(&req), Class::PublicQuery)?;
-    let (business_no, material_id, file_id) = path.into_inner();
+    refuse_in_url(&req)?;
+    download(&req, &state, path.into_inner(), Proof::default()).await
+}
+
+/// `POST /api/v1/applications/{business_no}/materials/{material_id}/files/{file_id}` (JSON
+/// `{"name", "id_number"}`): the file as uploaded, for an applicant.
+pub async fn download_material_by_proof(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    refuse_in_url(&req)?;
+    download(&req, &state, path.into_inner(), Proof::from_json(&body)?).await
+}
+
+/// The file as uploaded. Audited before anything is sent: no audit record, no file.
+async fn download(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    (business_no, material_id, file_id): (String, String, String),
+    proof: Proof,
+) -> Result<HttpResponse, ApiError> {
+    state.limiter.check(client_ip(req), Class::PublicQuery)?;
     let business_no = BusinessNo::parse(&business_no)?;
     let file_id: i64 = file_id.parse().map_err(|_| ApiError::with_message(ErrorCode::NotFound, "没有这个文件"))?;
-    let (who, row) = authorise(&req, &state, &business_no, query.into_inner(), Some("clerk")).await?;
+    let (who, row) = authorise(req, state, &business_no, proof, Some("clerk")).await?;
     let (db, sealer) = (state.db.clone(), state.sealer.clone());
-    let entry =
-        audit::Entry::new(&row.division, &who.actor(), who.audit_kind(), "material_download", &request_id(&req))
-            .business(&row.business_no);
+    let entry = audit::Entry::new(&row.division, &who.actor(), who.audit_kind(), "material_download", &request_id(req))
+        .business(&row.business_no);
     let (stored, bytes) = blocking(move || {
         let found = {
             let mut conn = db.conn()?;

@@ -541,9 +541,6 @@ fn proof_fields(
     Ok((business_no, name, id))
 }
 
-/// Query keys that would put the progress proof into a URL.
-const PROOF_KEYS: &[&str] = &["name", "id_number"];
-
 /// What the lookup form says when reached as `GET /notice`.
 const NOTICE_HINT: &str = "书面告知须先查询办理进度，再在进度页面点击「查看、打印书面告知」。";
 
@@ -580,7 +577,7 @@ fn lookup_page(req: &HttpRequest, state: &AppState, hint: Option<&'static str>) 
                 .map(|b| b.to_string());
             let refusal = pairs
                 .iter()
-                .any(|(k, _)| PROOF_KEYS.contains(&k.as_str()))
+                .any(|(k, _)| super::proof::PROOF_KEYS.contains(&k.as_str()))
                 .then(|| ApiError::new(ErrorCode::PersonalDataInUrl));
             (no, refusal)
         }

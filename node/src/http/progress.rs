@@ -1,5 +1,6 @@
 //! Progress of a business number, at any level (guideline 二.1.4): the public asks with the
-//! business number plus an applicant's name and ID number; staff of the office with their session.
+//! business number plus an applicant's name and ID number in a POST body; staff of the office
+//! with their session (GET). A query string naming an applicant is refused (`proof`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use schemas::api::{CertificateLink, ProgressStep, ProgressView};
@@ -7,8 +8,8 @@ use schemas::divisions::Divisions;
 use schemas::envelope::EventBody;
 use schemas::error::ErrorCode;
 use schemas::ids::{BusinessNo, CertificateId, DivisionCode};
-use serde::Deserialize;
 
+use super::proof::{Proof, refuse_in_url};
 use super::staff::optional_staff;
 use super::{ApiError, blocking};
 use crate::domain::notices;
@@ -16,31 +17,61 @@ use crate::domain::parties::matches_proof;
 use crate::state::AppState;
 use crate::store;
 
-#[derive(Debug, Deserialize)]
-pub struct ProgressQuery {
-    pub name: Option<String>,
-    pub id_number: Option<String>,
-}
-
+/// `GET /api/v1/progress/{business_no}`: the progress, for staff of the office (session).
 pub async fn get_progress(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<ProgressQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = authorised(&req, &state, path.into_inner(), query.into_inner()).await?;
+    refuse_in_url(&req)?;
+    let view = authorised(&req, &state, path.into_inner(), Proof::default()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// `GET /api/v1/progress/{business_no}/notice`: the written notice of the current stage.
+/// `POST /api/v1/progress/{business_no}` (JSON `{"name", "id_number"}`): the progress, for
+/// someone naming an applicant.
+pub async fn progress_by_proof(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    refuse_in_url(&req)?;
+    let view = authorised(&req, &state, path.into_inner(), Proof::from_json(&body)?).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `GET /api/v1/progress/{business_no}/notice`: the written notice of the current stage, for
+/// staff of the office (session).
 pub async fn get_notice(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<ProgressQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = authorised(&req, &state, path.into_inner(), query.into_inner()).await?;
-    let notice = notices::notice(&view, &office_name(&state, &view.office))
+    refuse_in_url(&req)?;
+    notice(&req, &state, path.into_inner(), Proof::default()).await
+}
+
+/// `POST /api/v1/progress/{business_no}/notice` (JSON `{"name", "id_number"}`): the written
+/// notice of the current stage, for someone naming an applicant.
+pub async fn notice_by_proof(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    refuse_in_url(&req)?;
+    notice(&req, &state, path.into_inner(), Proof::from_json(&body)?).await
+}
+
+async fn notice(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    business_no: String,
+    proof: Proof,
+) -> Result<HttpResponse, ApiError> {
+    let view = authorised(req, state, business_no, proof).await?;
+    let notice = notices::notice(&view, &office_name(state, &view.office))
         .ok_or_else(|| ApiError::with_message(ErrorCode::NotFound, "该办件当前环节没有书面告知"))?;
     Ok(HttpResponse::Ok().json(notice))
 }
@@ -59,20 +90,18 @@ async fn authorised(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     business_no: String,
-    query: ProgressQuery,
+    proof: Proof,
 ) -> Result<ProgressView, ApiError> {
     state.limiter.check(super::limits::client_ip(req), super::limits::Class::PublicQuery)?;
     let business_no = BusinessNo::parse(&business_no)?;
     let staff = optional_staff(req, state).await?;
     let staff_ok = staff.is_some_and(|s| s.office == business_no.division());
-    let credentials = match (query.name, query.id_number) {
-        (Some(n), Some(i)) if !n.trim().is_empty() && !i.trim().is_empty() && n.len() <= 300 && i.len() <= 64 => {
-            Some((n, i))
-        }
-        _ => None,
-    };
+    let credentials = proof.credentials();
     if !staff_ok && credentials.is_none() {
-        return Err(ApiError::with_message(ErrorCode::InvalidField, "查询进度须提供业务号、申请人姓名和证件号码"));
+        return Err(ApiError::with_message(
+            ErrorCode::InvalidField,
+            "查询进度须提供业务号，并以 POST 在请求体中提供申请人姓名和证件号码",
+        ));
     }
     lookup(state, business_no, credentials, staff_ok).await
 }
