@@ -156,10 +156,53 @@ fn the_registration_flow_commits_row_event_and_outbox_together() {
             })
             .collect();
         assert_eq!(seqs, (1..=7).collect::<Vec<u64>>());
+        // What goes up is the stored event itself; the outbox row only names it (no second
+        // sealed copy written inside the writer).
+        let stored = store::events::for_business(&mut db.conn().unwrap(), &sealer, &row.business_no).unwrap();
+        let sent: Vec<_> = pending
+            .iter()
+            .filter_map(|i| match i {
+                federation::delivery::OutboxItem::Local { event, .. } => Some(serde_json::to_value(event).unwrap()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent, stored.iter().map(|e| serde_json::to_value(e).unwrap()).collect::<Vec<_>>());
+        {
+            use bdc_node::db::schema::outbox::dsl as o;
+            use diesel::prelude::*;
+            let rows: Vec<(String, String)> =
+                o::outbox.order(o::id.asc()).select((o::kind, o::payload)).load(&mut db.conn().unwrap()).unwrap();
+            let expected: Vec<(String, String)> = (1..=7).map(|n| ("event".to_owned(), n.to_string())).collect();
+            assert_eq!(rows, expected);
+        }
         let ids: Vec<i64> = pending.iter().map(|i| i.id()).take(3).collect();
         outbox.delivered(&parent, &ids).unwrap();
         assert_eq!(outbox.pending(&parent, 100).unwrap().len(), 4);
         assert_eq!(store::outbox::backlog(&db, "js-province").unwrap(), 4);
+        {
+            // A row queued by an earlier version (kind `local`, holding a sealed copy) is still sent.
+            use bdc_node::db::schema::outbox::dsl as o;
+            use diesel::prelude::*;
+            let text = serde_json::to_string(&stored[0]).unwrap();
+            diesel::insert_into(o::outbox)
+                .values((
+                    o::peer.eq(parent.as_str()),
+                    o::division.eq("320102"),
+                    o::kind.eq("local"),
+                    o::payload.eq(sealer.seal_str(&text, &store::events::outbox_context("local"))),
+                    o::created_at.eq(Utc::now().naive_utc()),
+                ))
+                .execute(&mut db.conn().unwrap())
+                .unwrap();
+            let pending = outbox.pending(&parent, 100).unwrap();
+            assert_eq!(pending.len(), 5);
+            match pending.last() {
+                Some(federation::delivery::OutboxItem::Local { event, .. }) => {
+                    assert_eq!(serde_json::to_string(event).unwrap(), text);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
 
         let mut conn = db.conn().unwrap();
         let certs = store::certificates::links_for_business(&mut conn, &row.business_no).unwrap();

@@ -88,12 +88,15 @@ pub fn emit(
         ))
         .execute(c))?;
     if let Some(parent) = emitter.parent {
-        let payload = emitter.sealer.seal_str(&text, &outbox_context("local"));
+        // The outbox row names the event (origin = its division, sequence = its payload) rather
+        // than holding a second sealed copy: the delivery worker reads the body from `events`,
+        // outside SQLite's one writer (see `store::outbox::EVENT_REF`).
+        let payload = seq.to_string();
         with_inner!(conn, |c| diesel::insert_into(outbox::table)
             .values((
                 outbox::peer.eq(parent.as_str()),
                 outbox::division.eq(origin.as_str()),
-                outbox::kind.eq("local"),
+                outbox::kind.eq(super::outbox::EVENT_REF),
                 outbox::payload.eq(&payload),
                 outbox::created_at.eq(stored_at),
             ))

@@ -6,8 +6,8 @@ use schemas::api::ApplicationAnswer;
 use schemas::envelope::ForwardedApplication;
 use schemas::ids::NodeId;
 
-use crate::db::Db;
-use crate::db::schema::{outbox, tickets};
+use crate::db::schema::{events, outbox, tickets};
+use crate::db::{AnyConnection, Db};
 use crate::personal::{Personal, Sealer};
 
 pub struct DbOutbox {
@@ -19,10 +19,35 @@ pub struct DbOutbox {
 /// The associated data binding a sealed outbox payload to its row's purpose.
 pub const APPLICATION_CONTEXT: &str = "outbox:application";
 
+/// An outbox row of this kind names one of this node's own events: `division` is its origin and
+/// `payload` its sequence number (plain: a number is no personal data). The event's body is read
+/// from `events` when the row is sent. Rows of the older kind `local` hold a sealed copy of the
+/// event and are still sent as they are.
+pub const EVENT_REF: &str = "event";
+
 impl DbOutbox {
-    fn parse_item(&self, id: i64, kind: &str, payload: &str) -> Result<OutboxItem, String> {
+    fn parse_item(
+        &self,
+        conn: &mut AnyConnection,
+        (id, division, kind, payload): &(i64, String, String, String),
+    ) -> Result<OutboxItem, String> {
+        let id = *id;
         let err = |e: serde_json::Error| format!("outbox row {id}: {e}");
-        Ok(match kind {
+        Ok(match kind.as_str() {
+            EVENT_REF => {
+                let seq: i64 = payload.parse().map_err(|_| format!("outbox row {id}: bad event reference"))?;
+                let body: String = events::table
+                    .filter(events::division.eq(division))
+                    .filter(events::seq.eq(seq))
+                    .select(events::body)
+                    .first(conn)
+                    .map_err(|e| format!("outbox row {id}: event {division}/{seq}: {e}"))?;
+                let text = self
+                    .sealer
+                    .open_str(&body, &super::events::event_context(division, seq))
+                    .map_err(|e| format!("outbox row {id}: {e}"))?;
+                OutboxItem::Local { id, event: serde_json::from_str(&text).map_err(err)? }
+            }
             "local" | "forward" => {
                 let text = self
                     .sealer
@@ -70,15 +95,15 @@ impl OutboxStore for DbOutbox {
         // Send only what is on disk: a parent must never hold an event this node could lose.
         self.db.wait_durable();
         let mut conn = self.db.conn().map_err(|e| e.to_string())?;
-        let rows: Vec<(i64, String, String)> = outbox::table
+        let rows: Vec<(i64, String, String, String)> = outbox::table
             .filter(outbox::peer.eq(peer.as_str()))
             .filter(outbox::delivered_at.is_null())
             .order(outbox::id.asc())
             .limit(limit as i64)
-            .select((outbox::id, outbox::kind, outbox::payload))
+            .select((outbox::id, outbox::division, outbox::kind, outbox::payload))
             .load(&mut conn)
             .map_err(|e| e.to_string())?;
-        rows.iter().map(|(id, kind, payload)| self.parse_item(*id, kind, payload)).collect()
+        rows.iter().map(|row| self.parse_item(&mut conn, row)).collect()
     }
 
     fn delivered(&self, peer: &NodeId, ids: &[i64]) -> Result<(), String> {
