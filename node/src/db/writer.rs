@@ -87,6 +87,8 @@ struct State {
     /// The last batch before the WAL last restarted: a later sync of an earlier batch may still
     /// see the old file's size.
     restarted_after: u64,
+    /// When the last hold ended with another writer waiting for its turn.
+    idle_since: Option<Instant>,
 }
 
 /// The WAL file handle, with the inode it was opened on (SQLite recreates the file if every
@@ -115,6 +117,7 @@ struct Counters {
     held_ns: AtomicU64,
     commit_ns: AtomicU64,
     restarts: AtomicU64,
+    handoff_ns: AtomicU64,
 }
 
 /// What the writer has done since the node started: how busy the one writer is tells whether
@@ -131,6 +134,8 @@ pub struct WriterStats {
     pub commit_ns: u64,
     /// Times the WAL was started afresh after passing its limit.
     pub wal_restarts: u64,
+    /// Time the writer stood free while another writer waited for it (waking that writer).
+    pub handoff_ns: u64,
 }
 
 type Tm = <AnyConnection as Connection>::TransactionManager;
@@ -180,6 +185,7 @@ impl GroupWriter {
             held_ns: s.held_ns.load(Ordering::Relaxed),
             commit_ns: s.commit_ns.load(Ordering::Relaxed),
             wal_restarts: s.restarts.load(Ordering::Relaxed),
+            handoff_ns: s.handoff_ns.load(Ordering::Relaxed),
         }
     }
 
@@ -221,6 +227,9 @@ impl GroupWriter {
         let mut g = self.lock();
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let held = Held::start(&self.stats);
+        if let Some(since) = g.idle_since.take() {
+            self.stats.handoff_ns.fetch_add(elapsed_ns(since), Ordering::Relaxed);
+        }
         if let Some(why) = &g.broken {
             return Err(DbError::Pool(format!("writes stopped after a failed sync: {why}")).into());
         }
@@ -260,6 +269,7 @@ impl GroupWriter {
                 // The connection's state is unknown: start afresh on a new one.
                 release(&mut g);
             }
+            self.end_hold(&mut g, held);
             self.committed.notify_all();
             return result;
         }
@@ -269,7 +279,7 @@ impl GroupWriter {
             self.commit(&mut g);
             self.stats.commits.fetch_add(1, Ordering::Relaxed);
             self.stats.commit_ns.fetch_add(elapsed_ns(t), Ordering::Relaxed);
-            drop(held);
+            self.end_hold(&mut g, held);
             let committed = !matches!(&g.failure, Some((batch, _)) if *batch == mine);
             if committed {
                 g.committed_ok = mine;
@@ -303,7 +313,7 @@ impl GroupWriter {
                 _ => self.committed.notify_all(),
             }
         } else {
-            drop(held);
+            self.end_hold(&mut g, held);
         }
         // Wait until the batch's commit is on disk (or failed).
         while g.durable < mine && g.broken.is_none() && !matches!(&g.failure, Some((b, _)) if *b == mine) {
@@ -319,6 +329,15 @@ impl GroupWriter {
                 Err(DbError::Pool(format!("commit not known to be on disk: {why}")).into())
             }
             _ => Ok(value),
+        }
+    }
+
+    /// End a closure's hold; if another writer already waits, the writer is idle from now
+    /// until that one has woken and taken it.
+    fn end_hold(&self, g: &mut State, held: Held<'_>) {
+        drop(held);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            g.idle_since = Some(Instant::now());
         }
     }
 

@@ -173,11 +173,13 @@ pub fn append(conn: &mut AnyConnection, e: &Entry) -> QueryResult<i64> {
             audit_log::hash.eq(&record.hash),
         ))
         .execute(c))?;
-    Prepared(
+    // On the backend's own connection too: through `AnyConnection` an `execute` is prepared anew
+    // on every run, `Prepared` or not.
+    with_inner!(conn, |c| Prepared(
         diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
             .set((audit_head::seq.eq(record.seq), audit_head::hash.eq(&record.hash))),
     )
-    .execute(conn)?;
+    .execute(c))?;
     Ok(record.seq)
 }
 

@@ -274,7 +274,9 @@ pub fn apply(
 
 /// Note the certificate issued for the entry `business_no` recorded.
 pub fn link_certificate(conn: &mut AnyConnection, business_no: &str, certificate_id: &str) -> QueryResult<usize> {
-    let n = Prepared(
+    // On the backend's own connection: through `AnyConnection` an `execute` is prepared anew on
+    // every run (see `audit::append`).
+    let n = with_inner!(conn, |c| Prepared(
         diesel::update(
             register_rights::table
                 .filter(register_rights::business_no.eq(business_no))
@@ -282,8 +284,8 @@ pub fn link_certificate(conn: &mut AnyConnection, business_no: &str, certificate
         )
         .set(register_rights::certificate_id.eq(certificate_id)),
     )
-    .execute(conn)?;
-    let m = Prepared(
+    .execute(c))?;
+    let m = with_inner!(conn, |c| Prepared(
         diesel::update(
             register_restrictions::table
                 .filter(register_restrictions::business_no.eq(business_no))
@@ -291,7 +293,7 @@ pub fn link_certificate(conn: &mut AnyConnection, business_no: &str, certificate
         )
         .set(register_restrictions::certificate_id.eq(certificate_id)),
     )
-    .execute(conn)?;
+    .execute(c))?;
     Ok(n + m)
 }
 
