@@ -29,7 +29,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use bdc_node::db::schema::register_rights;
 use bdc_node::db::{AnyConnection, Db};
 use bdc_node::domain::register::Holder;
@@ -39,7 +39,7 @@ use diesel::prelude::*;
 use rand::Rng;
 use schemas::ids::IdType;
 use serde_json::json;
-use support::{call, cpu_secs, pct};
+use support::{Flags, call, cpu_secs, pct};
 
 struct Opts {
     registrations: usize,
@@ -49,19 +49,16 @@ struct Opts {
     pg: Option<String>,
 }
 
-fn parse_opts() -> anyhow::Result<Opts> {
+fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts { registrations: 3000, clients: 16, rights: 1_000_000, lookups: 20_000, pg: None };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut num = |name: &str| -> anyhow::Result<usize> {
-            args.next().ok_or_else(|| anyhow!("{name} needs a value"))?.parse().context(name.to_owned())
-        };
-        match a.as_str() {
-            "--registrations" => o.registrations = num("--registrations")?,
-            "--clients" => o.clients = num("--clients")?.max(1),
-            "--rights" => o.rights = num("--rights")?,
-            "--lookups" => o.lookups = num("--lookups")?,
-            "--pg" => o.pg = Some(args.next().ok_or_else(|| anyhow!("--pg needs a URL"))?),
+    let mut flags = Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        match flag {
+            "--registrations" => o.registrations = flags.number(flag)?,
+            "--clients" => o.clients = flags.number::<usize>(flag)?.max(1),
+            "--rights" => o.rights = flags.number(flag)?,
+            "--lookups" => o.lookups = flags.number(flag)?,
+            "--pg" => o.pg = Some(flags.text(flag)?),
             other => bail!("unknown option {other}"),
         }
     }
@@ -310,7 +307,7 @@ fn lookups(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let opts = parse_opts()?;
+    let opts = parse_opts(&std::env::args().skip(1).collect::<Vec<_>>())?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // `--registrations 0` measures the lookups alone.
     if opts.registrations > 0 {

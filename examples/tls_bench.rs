@@ -15,9 +15,9 @@
 
 mod support;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use bdc_node::startup::Application;
-use support::cpu_secs;
+use support::{Flags, cpu_secs};
 
 struct Opts {
     clients: usize,
@@ -26,14 +26,11 @@ struct Opts {
 
 fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts { clients: 32, secs: 8 };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut num = |name: &str| -> anyhow::Result<u64> {
-            it.next().ok_or_else(|| anyhow!("{name} needs a value"))?.parse().context(name.to_owned())
-        };
-        match a.as_str() {
-            "--clients" => o.clients = num("--clients")?.max(1) as usize,
-            "--secs" => o.secs = num("--secs")?.max(1),
+    let mut flags = Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        match flag {
+            "--clients" => o.clients = flags.number::<usize>(flag)?.max(1),
+            "--secs" => o.secs = flags.number::<u64>(flag)?.max(1),
             other => bail!("unknown option {other}"),
         }
     }

@@ -25,11 +25,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use bdc_node::startup::{Application, RunningNode};
 use federation::crypto::{PublicKey, unb64};
 use serde_json::{Value, json};
-use support::{call, cpu_secs};
+use support::{Flags, call, cpu_secs};
 
 struct Opts {
     certificates: usize,
@@ -39,15 +39,12 @@ struct Opts {
 
 fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts { certificates: 200, clients: 32, secs: 10 };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut num = |name: &str| -> anyhow::Result<u64> {
-            it.next().ok_or_else(|| anyhow!("{name} needs a value"))?.parse().context(name.to_owned())
-        };
-        match a.as_str() {
-            "--certificates" => o.certificates = num("--certificates")?.max(1) as usize,
-            "--clients" => o.clients = num("--clients")?.max(1) as usize,
-            "--secs" => o.secs = num("--secs")?.max(1),
+    let mut flags = Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        match flag {
+            "--certificates" => o.certificates = flags.number::<usize>(flag)?.max(1),
+            "--clients" => o.clients = flags.number::<usize>(flag)?.max(1),
+            "--secs" => o.secs = flags.number::<u64>(flag)?.max(1),
             other => bail!("unknown option {other}"),
         }
     }

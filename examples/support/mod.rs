@@ -1,11 +1,39 @@
-//! What the benchmarks share: the process's CPU time, percentiles, and a JSON call that fails
-//! on a non-2xx answer. Each bench includes it with `mod support;` (a folder, so that cargo does
+//! What the benchmarks share: their `--flag value` options, the process's CPU time, percentiles,
+//! and a JSON call that fails on a non-2xx answer. Each bench includes it with `mod support;` (a folder, so that cargo does
 //! not take it for an example of its own).
 
 #![allow(dead_code)]
 
-use anyhow::{anyhow, bail};
+use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
+
+/// A bench's options, read as `--flag value` pairs (and bare `--flag` switches).
+pub struct Flags<'a>(std::slice::Iter<'a, String>);
+
+impl<'a> Flags<'a> {
+    pub fn new(args: &'a [String]) -> Self {
+        Flags(args.iter())
+    }
+
+    /// The next flag, if any.
+    pub fn next_flag(&mut self) -> Option<&'a str> {
+        self.0.next().map(String::as_str)
+    }
+
+    /// The value after `flag`.
+    pub fn text(&mut self, flag: &str) -> anyhow::Result<String> {
+        self.0.next().cloned().ok_or_else(|| anyhow!("{flag} needs a value"))
+    }
+
+    /// The value after `flag`, as a number.
+    pub fn number<T>(&mut self, flag: &str) -> anyhow::Result<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::error::Error + Send + Sync + 'static,
+    {
+        self.text(flag)?.parse().with_context(|| flag.to_owned())
+    }
+}
 
 /// CPU seconds (user + system) this process has used so far, from /proc/self/stat.
 pub fn cpu_secs() -> anyhow::Result<f64> {
