@@ -230,7 +230,7 @@ async fn the_progress_page_lists_the_checklist_and_takes_uploads() {
     // The checklist of a 首次登记 on the office's progress page, an upload form per item, each
     // carrying the proof in hidden fields of a POST form (never in a URL), the page kept out of
     // caches and never reloading itself.
-    let (status, headers, page) = fed.progress_page(XUANWU, &no, ME, &csrf).await;
+    let (status, headers, page) = fed.applicant_page(XUANWU, "/progress", &no, ME, &csrf).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"materials\""), "{page}");
     for name in ["不动产登记申请书", "申请人身份证明", "房地产调查或者测绘报告", "相关税费缴纳凭证"]
@@ -327,7 +327,7 @@ async fn the_progress_page_lists_the_checklist_and_takes_uploads() {
 
     // An upper node has no materials to show: it says where to upload, and offers no form.
     let page = eventually("the progress at the nation", std::time::Duration::from_secs(15), || async {
-        let (status, _, page) = fed.progress_page(NATION, &no, ME, &csrf).await;
+        let (status, _, page) = fed.applicant_page(NATION, "/progress", &no, ME, &csrf).await;
         (status == 200).then_some(page)
     })
     .await;
@@ -338,7 +338,7 @@ async fn the_progress_page_lists_the_checklist_and_takes_uploads() {
     let clerk = fed.login(XUANWU, "xuanwu-clerk").await;
     let (status, _) = fed.act(XUANWU, &clerk, &no, json!({"action": "accept"})).await;
     assert_eq!(status, 200);
-    let (_, _, page) = fed.progress_page(XUANWU, &no, ME, &csrf).await;
+    let (_, _, page) = fed.applicant_page(XUANWU, "/progress", &no, ME, &csrf).await;
     assert!(page.contains("id=\"materials\"") && page.contains("pdf · "), "{page}");
     assert!(!page.contains("/progress/materials") && !page.contains("type=\"file\""), "no upload form: {page}");
     assert!(!page.contains("http-equiv=\"refresh\""), "no page reloads itself: {page}");

@@ -104,9 +104,9 @@ async fn no_personal_data_at_rest_or_in_logs() {
     // The same at the portal (a posted form), the notice form (no notice once issued), and an
     // old-style GET naming him in its query (refused): all covered by the log scan below.
     let csrf = fed.portal_csrf(NATION).await;
-    let (status, _, _) = fed.progress_page(NATION, &no, ("张三", "110101199003074477"), &csrf).await;
+    let (status, _, _) = fed.applicant_page(NATION, "/progress", &no, ("张三", "110101199003074477"), &csrf).await;
     assert_eq!(status, 200);
-    let (status, _, _) = fed.notice_page(NATION, &no, ("张三", "110101199003074477"), &csrf).await;
+    let (status, _, _) = fed.applicant_page(NATION, "/notice", &no, ("张三", "110101199003074477"), &csrf).await;
     assert_eq!(status, 404);
     let query = format!("/progress?business_no={no}&name=%E5%BC%A0%E4%B8%89&id_number=110101199003074477");
     let (status, _, _) = fed.page(NATION, &query, Some(&csrf)).await;

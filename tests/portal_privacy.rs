@@ -102,7 +102,7 @@ async fn progress_and_notices_are_posted_never_asked_for_in_a_url() {
 
     // The posted lookup: the progress page, private, with the notice and refresh as POST forms
     // carrying the proof in hidden fields.
-    let (status, headers, page) = fed.progress_page(XUANWU, &no, ME, &csrf).await;
+    let (status, headers, page) = fed.applicant_page(XUANWU, "/progress", &no, ME, &csrf).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"steps\"") && page.contains("已受理"), "{page}");
     assert_private("the progress page", &headers);
@@ -120,7 +120,7 @@ async fn progress_and_notices_are_posted_never_asked_for_in_a_url() {
         assert!(form.contains(&field), "{field} not in the notice form: {form}");
     }
     assert!(page.contains("<form method=\"post\" action=\"/progress\" id=\"refresh-form\">"), "{page}");
-    let (status, headers, notice) = fed.notice_page(XUANWU, &no, ME, &csrf).await;
+    let (status, headers, notice) = fed.applicant_page(XUANWU, "/notice", &no, ME, &csrf).await;
     assert_eq!(status, 200, "{notice}");
     assert!(notice.contains("id=\"notice-title\"") && notice.contains("受理通知书"), "{notice}");
     assert_private("the notice", &headers);
@@ -147,21 +147,21 @@ async fn progress_and_notices_are_posted_never_asked_for_in_a_url() {
         }
     }
     // A wrong ID number finds nothing, as at the API.
-    let (status, _, page) = fed.progress_page(XUANWU, &no, (NAME, "11010519491231002X"), &csrf).await;
+    let (status, _, page) = fed.applicant_page(XUANWU, "/progress", &no, (NAME, "11010519491231002X"), &csrf).await;
     assert_eq!(status, 404, "{page}");
     assert!(page.contains("未找到与业务号、姓名和证件号码相符的办件"), "{page}");
-    let (status, _, _) = fed.notice_page(XUANWU, &no, (NAME, "11010519491231002X"), &csrf).await;
+    let (status, _, _) = fed.applicant_page(XUANWU, "/notice", &no, (NAME, "11010519491231002X"), &csrf).await;
     assert_eq!(status, 404);
 
     // The same at the nation, from the progress that rolled up.
     let page = eventually("the progress at the nation", Duration::from_secs(15), || async {
-        let (status, _, page) = fed.progress_page(NATION, &no, ME, &csrf).await;
+        let (status, _, page) = fed.applicant_page(NATION, "/progress", &no, ME, &csrf).await;
         (status == 200 && page.contains("已受理")).then_some(page)
     })
     .await;
     assert_no_proof_in_urls("the progress page at the nation", &page);
     assert!(page.contains("id=\"notice-form\""), "{page}");
-    let (status, headers, notice) = fed.notice_page(NATION, &no, ME, &csrf).await;
+    let (status, headers, notice) = fed.applicant_page(NATION, "/notice", &no, ME, &csrf).await;
     assert_eq!(status, 200, "{notice}");
     assert_private("the notice at the nation", &headers);
     let (status, _, page) = fed.page(NATION, &gets[0], Some(&csrf)).await;

@@ -259,7 +259,7 @@ async fn written_notices_reach_the_applicant_at_every_level() {
     assert_eq!((n["reasons"].clone(), n["missing"].clone()), (json!(["逾期未补正"]), json!(["身份证明"])));
     // The printable page, posted from the progress page's button (the proof in the body).
     let csrf = fed.portal_csrf(XUANWU).await;
-    let (status, _, html) = fed.notice_page(XUANWU, &no, ("张三", "110101199003074477"), &csrf).await;
+    let (status, _, html) = fed.applicant_page(XUANWU, "/notice", &no, ("张三", "110101199003074477"), &csrf).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("不动产登记不予受理告知书") && html.contains("<li>身份证明</li>"), "{html}");
 

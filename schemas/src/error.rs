@@ -55,7 +55,7 @@ error_codes! {
     AccessCodeInvalid = 403, "查验码缺失或不正确：证照内容只向持有查验码（证照二维码或办理进度中提供）者提供";
     InvalidNodeId = 400, "节点标识格式错误";
     InvalidField = 400, "字段取值无效";
-    PersonalDataInUrl = 400, "姓名、证件号码等个人信息不能放在网址中：请在查询页面的表单中填写后提交";
+    PersonalDataInUrl = 400, "姓名、证件号码等个人信息不能放在网址中：请在查询表单中填写，或放在请求正文中提交";
     MissingApplicant = 400, "申请至少需要一名申请人";
     NotThisOffice = 400, "该不动产不属于本登记机构管辖";
     NationalClaimInvalid = 422, "不符合国家层面登记（国务院批准的用海用岛项目、重点国有林区）的条件";

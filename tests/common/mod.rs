@@ -334,29 +334,20 @@ impl Federation {
         (status, headers, r.text().await.unwrap())
     }
 
-    /// The progress page of node `i` for an applicant naming themselves, as its lookup form
-    /// posts it (`POST /progress` with the CSRF cookie and field): status, headers and page.
-    pub async fn progress_page(
+    /// A page an applicant asks for by naming themselves, as the portal's forms post it: the
+    /// progress page (`path` = "/progress", from its lookup form) or the printable notice
+    /// ("/notice", the progress page's button), with the CSRF cookie and field: status, headers
+    /// and page.
+    pub async fn applicant_page(
         &self,
         i: usize,
+        path: &str,
         business_no: &str,
         (name, id): (&str, &str),
         csrf: &str,
     ) -> (u16, reqwest::header::HeaderMap, String) {
         let fields = [("csrf", csrf), ("business_no", business_no), ("name", name), ("id_number", id)];
-        self.post_page(i, "/progress", Some(csrf), &fields).await
-    }
-
-    /// The printable notice of node `i`, as the progress page's button posts it (`POST /notice`).
-    pub async fn notice_page(
-        &self,
-        i: usize,
-        business_no: &str,
-        (name, id): (&str, &str),
-        csrf: &str,
-    ) -> (u16, reqwest::header::HeaderMap, String) {
-        let fields = [("csrf", csrf), ("business_no", business_no), ("name", name), ("id_number", id)];
-        self.post_page(i, "/notice", Some(csrf), &fields).await
+        self.post_page(i, path, Some(csrf), &fields).await
     }
 
     /// A portal form post (`application/x-www-form-urlencoded`) with the CSRF cookie (when given):
