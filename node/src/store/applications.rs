@@ -331,7 +331,9 @@ pub fn act(
         certificate_id = Some(record.id.to_string());
         cert_record = Some(record);
     }
-    let row: ApplicationRow = Prepared(
+    let trace = serde_json::to_string(&trace).map_err(|e| AppError::Internal(e.to_string()))?;
+    // On the backend's own connection (a hot path, see `db::with_inner`).
+    let row: ApplicationRow = with_inner!(conn, |c| Prepared(
         diesel::update(
             applications::table.filter(applications::id.eq(row.id)).filter(applications::version.eq(row.version)),
         )
@@ -341,12 +343,12 @@ pub fn act(
             applications::certificate_id.eq(&certificate_id),
             applications::version.eq(row.version + 1),
             applications::updated_at.eq(at.naive_utc()),
-            applications::rule_trace.eq(serde_json::to_string(&trace).map_err(|e| AppError::Internal(e.to_string()))?),
+            applications::rule_trace.eq(&trace),
         ))
         .returning(applications::all_columns),
     )
-    .get_result(conn)
-    .optional()?
+    .get_result(c)
+    .optional())?
     .ok_or_else(|| refused(ErrorCode::Conflict, "办件已被他人同时处理，请刷新后重试"))?;
     let mut notes = reasons;
     notes.extend(missing.into_iter().map(|m| format!("{}{m}", crate::domain::notices::MISSING_PREFIX)));
