@@ -160,17 +160,14 @@ pub async fn place_application(
             let request_id = request_id.to_owned();
             let receipt = blocking(move || {
                 let proofs = applicant_proofs(&parties);
-                let office = state2
-                    .office(&office_division)
-                    .ok_or_else(|| ApiError::internal("routed to an office without settings"))?;
-                let ctx = OfficeCtx {
-                    me: &state2.me,
-                    parent: state2.parent_id(),
-                    key: &state2.key,
-                    sealer: &state2.sealer,
-                    office,
-                };
-                let row = state2.db.write(|conn| {
+                let st = state2.clone();
+                // Owned, so that it queues for the writer's turn (see `db::Db::write_owned`).
+                let row = state2.db.write_owned(move |conn| {
+                    let office = st
+                        .office(&office_division)
+                        .ok_or_else(|| ApiError::internal("routed to an office without settings"))?;
+                    let ctx =
+                        OfficeCtx { me: &st.me, parent: st.parent_id(), key: &st.key, sealer: &st.sealer, office };
                     let row = store::applications::submit(
                         conn,
                         &ctx,
@@ -181,7 +178,7 @@ pub async fn place_application(
                         ticket.as_deref(),
                         Utc::now(),
                     )?;
-                    let (actor, kind) = if entry_node == state2.me {
+                    let (actor, kind) = if entry_node == st.me {
                         ("applicant".to_owned(), audit::Kind::Applicant)
                     } else {
                         (format!("node:{entry_node}"), audit::Kind::Node)

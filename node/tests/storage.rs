@@ -309,29 +309,110 @@ fn concurrent_writers_share_commits_but_each_stays_all_or_nothing() {
     }
 }
 
-#[test]
-fn a_panicking_writer_fails_its_batch_and_the_writer_goes_on() {
+/// A writer that bumps counter `name` and holds the writer's turn until another writer waits
+/// for it (so that the other joins its batch); returns once it holds the turn.
+fn write_until_another_waits(
+    db: &Arc<bdc_node::db::Db>,
+    name: &'static str,
+) -> std::thread::JoinHandle<Result<(), bdc_node::db::DbError>> {
     use std::time::Duration;
+    let (started, has_turn) = std::sync::mpsc::channel();
+    let db = Arc::clone(db);
+    let writer = std::thread::spawn(move || {
+        db.write(|c| {
+            counters::next(c, "320102", name)?;
+            started.send(()).unwrap();
+            let t = std::time::Instant::now();
+            while db.writers_waiting() == 0 && t.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(())
+        })
+    });
+    has_turn.recv().unwrap();
+    writer
+}
+
+#[test]
+fn queued_and_borrowing_writers_share_commits_each_stays_all_or_nothing_and_none_starves() {
+    for (db, _dir) in backends() {
+        let db = Arc::new(db);
+        let before = db.writer_stats();
+        // Even threads queue owned closures (`write_owned`), odd ones wait for the turn with
+        // borrowing closures (`write`): both kinds run in the same batches.
+        let threads: Vec<_> = (0..12)
+            .map(|t| {
+                let db = Arc::clone(&db);
+                std::thread::spawn(move || {
+                    let mut ok = 0i64;
+                    for i in 0..40 {
+                        let name = format!("thread-{t}");
+                        let work = move |c: &mut bdc_node::db::AnyConnection| {
+                            counters::next(c, "320102", &name)?;
+                            counters::next(c, "320102", "all")?;
+                            // Every third write fails after writing: none of it may remain.
+                            if i % 3 == 0 {
+                                return Err(diesel::result::Error::RollbackTransaction.into());
+                            }
+                            Ok(())
+                        };
+                        let r: Result<(), bdc_node::db::DbError> =
+                            if t % 2 == 0 { db.write_owned(work) } else { db.write(work) };
+                        ok += i64::from(r.is_ok());
+                    }
+                    ok
+                })
+            })
+            .collect();
+        let per_thread: Vec<i64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(per_thread.iter().all(|n| *n == 26), "{per_thread:?}");
+        let mut c = db.conn().unwrap();
+        for t in 0..12 {
+            assert_eq!(counters::current(&mut c, "320102", &format!("thread-{t}")).unwrap(), 26, "{:?}", db.backend());
+        }
+        assert_eq!(counters::current(&mut c, "320102", "all").unwrap(), 12 * 26);
+        if db.backend() == bdc_node::db::Backend::Sqlite {
+            let after = db.writer_stats();
+            assert_eq!(after.closures - before.closures, 12 * 40, "{after:?}");
+            assert!(after.commits - before.commits < 12 * 40, "some commits were shared: {after:?}");
+        }
+    }
+}
+
+#[test]
+fn a_queued_closure_that_panics_fails_its_batch_and_its_caller_gets_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(bdc_node::db::Db::open(&format!("sqlite://{}", dir.path().join("p.db").display()), 4).unwrap());
-    // B writes, then waits for its batch's commit because A is queued behind it; A panics.
-    let (started, b_started) = std::sync::mpsc::channel();
-    let b = {
+    let db = Arc::new(bdc_node::db::Db::open(&format!("sqlite://{}", dir.path().join("q.db").display()), 4).unwrap());
+    // B holds the turn until A's owned closure is queued; B then runs A's closure in its batch.
+    let b = write_until_another_waits(&db, "b");
+    let a = {
         let db = Arc::clone(&db);
         std::thread::spawn(move || {
-            db.write(|c| {
-                counters::next(c, "320102", "b")?;
-                started.send(()).unwrap();
-                // Hold the turn until A queues behind (so B's batch waits for A).
-                let t = std::time::Instant::now();
-                while db.writers_waiting() == 0 && t.elapsed() < Duration::from_secs(10) {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Ok::<_, bdc_node::db::DbError>(())
+            db.write_owned(|c| -> Result<(), bdc_node::db::DbError> {
+                counters::next(c, "320102", "a")?;
+                panic!("a bug in a queued write closure");
             })
         })
     };
-    b_started.recv().unwrap();
+    // A's caller is answered with an error (the panic stays on the thread that ran it, and is
+    // caught there); B's batch was rolled back with it.
+    let a = a.join().expect("A's caller does not panic");
+    assert!(a.as_ref().is_err_and(|e| e.to_string().contains("panicked")), "{a:?}");
+    let b = b.join().unwrap();
+    assert!(b.as_ref().is_err_and(|e| e.to_string().contains("panicked")), "{b:?}");
+    db.write_owned(|c| counters::next(c, "320102", "c").map_err(bdc_node::db::DbError::from)).unwrap();
+    let mut c = db.conn().unwrap();
+    assert_eq!(counters::current(&mut c, "320102", "a").unwrap(), 0);
+    assert_eq!(counters::current(&mut c, "320102", "b").unwrap(), 0);
+    assert_eq!(counters::current(&mut c, "320102", "c").unwrap(), 1);
+}
+
+#[test]
+fn a_panicking_writer_fails_its_batch_and_the_writer_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(bdc_node::db::Db::open(&format!("sqlite://{}", dir.path().join("p.db").display()), 4).unwrap());
+    // B writes, then waits for its batch's commit because A is queued behind it; A panics.
+    let b = write_until_another_waits(&db, "b");
     let a = {
         let db = Arc::clone(&db);
         std::thread::spawn(move || {

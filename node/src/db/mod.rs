@@ -252,7 +252,8 @@ impl Db {
         self.writer.set_wal_limit(bytes);
     }
 
-    /// Run `f` in a write transaction: all or nothing.
+    /// Run `f` in a write transaction: all or nothing. For a closure that owns what it uses,
+    /// prefer [`Db::write_owned`]: on SQLite it queues instead of waiting for its turn.
     pub fn write<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<DbError> + From<DieselError>,
@@ -264,6 +265,25 @@ impl Db {
                 // Waiting writers hold no pooled connection that readers need.
                 self.writer.write(|| self.conn(), f)
             }
+            Backend::Postgres => {
+                let mut conn = self.conn()?;
+                let conn: &mut AnyConnection = &mut conn;
+                conn.transaction(f)
+            }
+        }
+    }
+
+    /// [`Db::write`] for a closure that owns what it uses (`'static`, `Send`): on SQLite it is
+    /// queued for whichever thread holds the writer's turn, on the same connection, with no
+    /// thread to wake in between (see `writer`). The busy request paths use it.
+    pub fn write_owned<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<DieselError> + Send + 'static,
+    {
+        match self.backend {
+            Backend::Sqlite => self.writer.write_owned(|| self.conn(), f),
             Backend::Postgres => {
                 let mut conn = self.conn()?;
                 let conn: &mut AnyConnection = &mut conn;

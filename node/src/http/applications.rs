@@ -172,15 +172,12 @@ pub async fn act_on_application(
     let rid = request_id(&req);
     let (actor2, rid2) = (actor.clone(), rid.clone());
     let result = blocking(move || {
-        let settings = state2.office(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
-        let ctx = OfficeCtx {
-            me: &state2.me,
-            parent: state2.parent_id(),
-            key: &state2.key,
-            sealer: &state2.sealer,
-            office: settings,
-        };
-        let row = state2.db.write(|conn| {
+        let st = state2.clone();
+        // Owned, so that it queues for the writer's turn (see `db::Db::write_owned`).
+        let row = state2.db.write_owned(move |conn| {
+            let settings = st.office(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
+            let ctx =
+                OfficeCtx { me: &st.me, parent: st.parent_id(), key: &st.key, sealer: &st.sealer, office: settings };
             let acted = store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now())?;
             let mut row = acted.row;
             audit::append(

@@ -198,9 +198,10 @@ where
 pub async fn audit_event(state: &web::Data<crate::state::AppState>, entry: crate::store::audit::Entry) {
     let db = state.db.clone();
     let action = entry.action.clone();
-    let result =
-        web::block(move || db.write(|c| crate::store::audit::append(c, &entry).map_err(crate::db::DbError::from)))
-            .await;
+    let result = web::block(move || {
+        db.write_owned(move |c| crate::store::audit::append(c, &entry).map_err(crate::db::DbError::from))
+    })
+    .await;
     if !matches!(result, Ok(Ok(_))) {
         tracing::error!(action, "could not write an audit record");
     }
