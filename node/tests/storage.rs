@@ -315,6 +315,15 @@ fn write_until_another_waits(
     db: &Arc<bdc_node::db::Db>,
     name: &'static str,
 ) -> std::thread::JoinHandle<Result<(), bdc_node::db::DbError>> {
+    write_until_others_wait(db, name, 1)
+}
+
+/// [`write_until_another_waits`], until `others` writers wait.
+fn write_until_others_wait(
+    db: &Arc<bdc_node::db::Db>,
+    name: &'static str,
+    others: usize,
+) -> std::thread::JoinHandle<Result<(), bdc_node::db::DbError>> {
     use std::time::Duration;
     let (started, has_turn) = std::sync::mpsc::channel();
     let db = Arc::clone(db);
@@ -323,7 +332,7 @@ fn write_until_another_waits(
             counters::next(c, "320102", name)?;
             started.send(()).unwrap();
             let t = std::time::Instant::now();
-            while db.writers_waiting() == 0 && t.elapsed() < Duration::from_secs(10) {
+            while db.writers_waiting() < others && t.elapsed() < Duration::from_secs(10) {
                 std::thread::sleep(Duration::from_millis(5));
             }
             Ok(())
@@ -405,6 +414,40 @@ fn a_queued_closure_that_panics_fails_its_batch_and_its_caller_gets_an_error() {
     assert_eq!(counters::current(&mut c, "320102", "a").unwrap(), 0);
     assert_eq!(counters::current(&mut c, "320102", "b").unwrap(), 0);
     assert_eq!(counters::current(&mut c, "320102", "c").unwrap(), 1);
+}
+
+#[test]
+fn a_closure_that_ends_the_shared_transaction_fails_its_batch_and_the_next_one_is_answered_truly() {
+    use diesel::connection::SimpleConnection;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(bdc_node::db::Db::open(&format!("sqlite://{}", dir.path().join("t.db").display()), 4).unwrap());
+    // B holds the turn until A and C are queued; A ends the shared transaction behind the
+    // writer's back (as SQLite does on a full disk), C writes after it.
+    let b = write_until_others_wait(&db, "b", 2);
+    let queue = |f: fn(&mut bdc_node::db::AnyConnection) -> Result<(), bdc_node::db::DbError>| {
+        let writer = Arc::clone(&db);
+        let waiting = db.writers_waiting();
+        let t = std::thread::spawn(move || writer.write_owned(f));
+        let start = std::time::Instant::now();
+        while db.writers_waiting() == waiting && start.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        t
+    };
+    let a = queue(|c| {
+        counters::next(c, "320102", "a")?;
+        c.batch_execute("ROLLBACK").map_err(bdc_node::db::DbError::from)
+    });
+    let c = queue(|c| counters::next(c, "320102", "c").map(|_| ()).map_err(bdc_node::db::DbError::from));
+    let (a, b, c) = (a.join().unwrap(), b.join().unwrap(), c.join().unwrap());
+    assert!(a.is_err(), "{a:?}");
+    assert!(b.is_err(), "B's batch was lost with the transaction: {b:?}");
+    let mut conn = db.conn().unwrap();
+    let stored = |conn: &mut _, name| counters::current(conn, "320102", name).unwrap();
+    assert_eq!((stored(&mut conn, "a"), stored(&mut conn, "b")), (0, 0));
+    // C's answer says what happened to its write.
+    assert_eq!(c.is_ok(), stored(&mut conn, "c") == 1, "C answered {c:?}");
+    assert!(c.is_ok(), "C ran in a batch of its own: {c:?}");
 }
 
 #[test]

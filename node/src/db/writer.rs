@@ -61,6 +61,10 @@ use super::{AnyConnection, DbConn, DbError};
 /// Closures committed together at most (bounds the wait of the first one).
 const MAX_BATCH: usize = 64;
 
+/// Failed batches remembered (see `Book::failed`); failures are rare, and a caller looks at its
+/// batch's fate as soon as it is woken.
+const FAILURES_KEPT: usize = 4096;
+
 /// Queued closures one turn runs at most before it asks a queued writer to take over.
 const MAX_SERVED: usize = 2 * MAX_BATCH;
 
@@ -145,8 +149,9 @@ struct Book {
     runner_wanted: bool,
     /// Number of the open (or last) batch.
     batch: u64,
-    /// A batch whose commit failed, and why.
-    failure: Option<(u64, String)>,
+    /// Batches that failed (a commit that did not happen, a panic), and why; the most recent
+    /// `FAILURES_KEPT`. A caller whose closure succeeded is told its batch failed from here.
+    failed: std::collections::BTreeMap<u64, String>,
     /// Highest batch number committed successfully, and highest known to be on disk.
     committed_ok: u64,
     durable: u64,
@@ -255,6 +260,15 @@ type Tm = <AnyConnection as Connection>::TransactionManager;
 /// run under `catch_unwind`), so a poisoned lock holds nothing half-done.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Book {
+    fn fail(&mut self, batch: u64, why: String) {
+        self.failed.insert(batch, why);
+        while self.failed.len() > FAILURES_KEPT {
+            self.failed.pop_first();
+        }
+    }
 }
 
 impl GroupWriter {
@@ -367,17 +381,19 @@ impl GroupWriter {
         }
         b.queue.push_back(Box::new(Closure { f, slot: Arc::clone(&slot) }));
         loop {
-            if !b.busy && !b.reserved && (b.runner_wanted || !b.queue.is_empty()) {
-                b.runner_wanted = false;
-                self.take_turn(&mut b);
-                drop(b);
-                // A queued closure's panic was turned into its own error; none is ours to raise.
-                let _ = self.serve(&connect, None);
-                b = self.book();
-            }
             if lock(&slot).as_ref().is_some_and(|(r, batch)| r.is_err() || self.settled(&b, *batch)) {
                 drop(b);
                 return self.answer(&slot);
+            }
+            if !b.busy && !b.reserved && (b.runner_wanted || !b.queue.is_empty()) {
+                self.take_turn(&mut b);
+                drop(b);
+                // Closures that panic there are answered with an error; none is ours to raise.
+                if let Some(panic) = self.serve(&connect, None) {
+                    drop(panic);
+                }
+                b = self.book();
+                continue;
             }
             b = self.wait(b);
         }
@@ -386,6 +402,7 @@ impl GroupWriter {
     fn take_turn(&self, b: &mut Book) {
         b.busy = true;
         b.reserved = false;
+        b.runner_wanted = false;
         if let Some(since) = b.idle_since.take() {
             self.shared.stats.handoff_ns.fetch_add(elapsed_ns(since), Ordering::Relaxed);
         }
@@ -393,7 +410,7 @@ impl GroupWriter {
 
     /// Whether batch `batch`'s fate is known: on disk, failed, or unknowable.
     fn settled(&self, b: &Book, batch: u64) -> bool {
-        b.durable >= batch || b.broken.is_some() || matches!(&b.failure, Some((f, _)) if *f == batch)
+        b.durable >= batch || b.broken.is_some() || b.failed.contains_key(&batch)
     }
 
     /// Wait until the closure behind `slot` has run and its batch is on disk (or failed); its answer.
@@ -413,8 +430,8 @@ impl GroupWriter {
             return Err(DbError::Pool("the writer lost a result".into()).into());
         };
         let value = result?;
-        match (&b.failure, &b.broken) {
-            (Some((f, why)), _) if *f == batch => Err(DbError::Pool(format!("commit failed: {why}")).into()),
+        match (b.failed.get(&batch), &b.broken) {
+            (Some(why), _) => Err(DbError::Pool(format!("commit failed: {why}")).into()),
             (_, Some(why)) if b.durable < batch => {
                 Err(DbError::Pool(format!("commit not known to be on disk: {why}")).into())
             }
@@ -425,7 +442,31 @@ impl GroupWriter {
     /// Hold the turn: run `own` (if any), then queued closures, committing each batch when
     /// nobody waits to join it; give the turn up when the queue is empty, a borrowing writer
     /// waits for it, or this turn has served its share. Answers `own`'s panic, to be raised.
+    /// Whatever happens in here, the turn is given up: a panic outside the closures (a bug in
+    /// the writer itself) fails the open batch and is raised after.
     fn serve(
+        &self,
+        connect: &dyn Fn() -> Result<DbConn, DbError>,
+        own: Option<Job<'_>>,
+    ) -> Option<Box<dyn Any + Send>> {
+        match catch_unwind(AssertUnwindSafe(|| self.serve_turn(connect, own))) {
+            Ok(own_panic) => own_panic,
+            Err(panic) => {
+                let mut turn = lock(&self.turn);
+                if turn.open {
+                    self.end_batch(&mut turn, Some("the writer failed; the batch was rolled back".into()));
+                }
+                drop(turn);
+                let mut b = self.book();
+                b.busy = false;
+                self.shared.changed.notify_all();
+                drop(b);
+                resume_unwind(panic)
+            }
+        }
+    }
+
+    fn serve_turn(
         &self,
         connect: &dyn Fn() -> Result<DbConn, DbError>,
         mut own: Option<Job<'_>>,
@@ -438,8 +479,10 @@ impl GroupWriter {
                 Some(job) => (job, true),
                 None => {
                     let mut b = self.book();
-                    let give_up = if b.waiting_turn > 0 {
-                        // A borrowing writer waits: it goes next (joining the open batch).
+                    // A borrowing writer waiting for the turn goes next (joining the open batch),
+                    // but only once this turn has run a queued closure, if any is queued: two
+                    // borrowing writers passing the turn between them do not starve the queue.
+                    let give_up = if b.waiting_turn > 0 && (served > 0 || b.queue.is_empty()) {
                         b.reserved = true;
                         true
                     } else if served >= MAX_SERVED && !b.queue.is_empty() {
@@ -472,7 +515,14 @@ impl GroupWriter {
             if !turn.open
                 && let Err(why) = self.open_batch(&mut turn, connect)
             {
-                job.refuse(why);
+                // Nothing can be written now: refuse this closure and every one queued (each
+                // would wait out the same timeout), and tell their callers.
+                let why = why.to_string();
+                job.refuse(DbError::Pool(why.clone()));
+                let mut b = self.book();
+                for queued in std::mem::take(&mut b.queue) {
+                    queued.refuse(DbError::Pool(why.clone()));
+                }
                 self.shared.changed.notify_all();
                 continue;
             }
@@ -486,24 +536,35 @@ impl GroupWriter {
                 }
             };
             drop(held);
+            // The closure must leave the shared transaction as it found it, open at depth 1. An
+            // error on which SQLite rolls the whole transaction back (a full disk, an I/O error)
+            // leaves none: later closures would then commit on their own.
+            let intact = turn.conn.as_deref_mut().is_some_and(|conn| {
+                matches!(Tm::transaction_manager_status_mut(conn).transaction_depth(), Ok(Some(d)) if d.get() == 1)
+            });
             match outcome {
-                Outcome::Done => turn.in_batch += 1,
-                Outcome::Failed if first => {
-                    // Its work is the whole transaction: roll it back.
-                    self.end_batch(&mut turn, None);
-                    self.shared.changed.notify_all();
-                }
-                Outcome::Failed => {
-                    // Rolled back to its savepoint; the batch goes on. Its caller may go now.
-                    let _b = self.book();
-                    self.shared.changed.notify_all();
-                }
                 Outcome::Panicked(panic) => {
                     // Nothing of the batch can be trusted: roll it all back, on a new connection after.
                     self.end_batch(&mut turn, Some("a writer panicked; the batch was rolled back".into()));
                     if is_own {
                         own_panic = Some(panic);
                     }
+                }
+                Outcome::Failed if first => {
+                    // Its work is the whole transaction: roll it back.
+                    self.end_batch(&mut turn, None);
+                }
+                _ if !intact => {
+                    self.end_batch(
+                        &mut turn,
+                        Some("the shared transaction was lost; the batch was rolled back".into()),
+                    );
+                }
+                Outcome::Done => turn.in_batch += 1,
+                Outcome::Failed => {
+                    // Rolled back to its savepoint; the batch goes on. Its caller may go now.
+                    let _b = self.book();
+                    self.shared.changed.notify_all();
                 }
             }
             if turn.open && turn.in_batch >= MAX_BATCH {
@@ -530,8 +591,12 @@ impl GroupWriter {
         if turn.conn.is_none() {
             let mut conn = connect()?;
             turn.wal = self.open_wal(&mut conn);
+            if turn.wal.is_some() && !self.start_syncer() {
+                // Nobody would sync: let SQLite sync inside COMMIT instead.
+                turn.wal = None;
+                conn.batch_execute("PRAGMA synchronous = FULL;").map_err(DbError::Query)?;
+            }
             turn.conn = Some(conn);
-            self.start_syncer();
         }
         let conn: &mut AnyConnection = turn.conn.as_mut().ok_or_else(|| DbError::Pool("no writer".into()))?;
         if let Err(e) = begin(conn) {
@@ -563,13 +628,15 @@ impl GroupWriter {
         };
         turn.open = false;
         turn.in_batch = 0;
+        let start_afresh = failure.is_some() || rolled_back.is_err();
+        if start_afresh {
+            // After a failure (or a rollback that failed) the connection's state is unknown:
+            // start afresh on a new one.
+            release(turn);
+        }
         let mut b = self.book();
         if let Some(why) = failure {
-            b.failure = Some((turn.batch, why));
-            release(turn);
-        } else if rolled_back.is_err() {
-            // The connection's state is unknown: start afresh on a new one.
-            release(turn);
+            b.fail(turn.batch, why);
         }
         self.shared.changed.notify_all();
     }
@@ -592,6 +659,10 @@ impl GroupWriter {
         stats.held_ns.fetch_add(ns, Ordering::Relaxed);
         turn.open = false;
         turn.in_batch = 0;
+        if outcome.is_err() {
+            // Start afresh on a new connection.
+            release(turn);
+        }
         let mut b = self.book();
         match outcome {
             Ok(()) => {
@@ -606,27 +677,23 @@ impl GroupWriter {
             }
             Err(why) => {
                 tracing::error!(error = %why, "group commit failed; the batch was rolled back");
-                b.failure = Some((turn.batch, why));
-                // Start afresh on a new connection.
-                release(turn);
+                b.fail(turn.batch, why);
             }
         }
         self.shared.changed.notify_all();
     }
 
-    /// Start the thread that syncs committed batches (once).
-    fn start_syncer(&self) {
+    /// Start the thread that syncs committed batches (once); whether it runs.
+    fn start_syncer(&self) -> bool {
         let mut started = lock(&self.syncer);
-        if *started || self.shared.wal_path.is_none() {
-            return;
-        }
-        let shared = Arc::clone(&self.shared);
-        match std::thread::Builder::new().name("sqlite-sync".into()).spawn(move || sync_loop(&shared)) {
-            Ok(_) => *started = true,
-            Err(e) => {
-                tracing::error!(error = %e, "the WAL syncer did not start; writes wait for a sync they cannot get")
+        if !*started {
+            let shared = Arc::clone(&self.shared);
+            match std::thread::Builder::new().name("sqlite-sync".into()).spawn(move || sync_loop(&shared)) {
+                Ok(_) => *started = true,
+                Err(e) => tracing::error!(error = %e, "the WAL syncer did not start; SQLite syncs inside COMMIT"),
             }
         }
+        *started
     }
 
     /// Switch the writer's connection to syncing outside SQLite, if the database has a WAL file
@@ -639,7 +706,14 @@ impl GroupWriter {
             .map_err(|e| tracing::warn!(error = %e, "WAL file not opened; syncing inside SQLite"))
             .ok()?;
         let limit = self.shared.wal_limit.load(Ordering::Relaxed);
-        conn.batch_execute(&format!("PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {limit};")).ok()?;
+        if let Err(e) =
+            conn.batch_execute(&format!("PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {limit};"))
+        {
+            // Whatever of it took: commits sync inside SQLite again.
+            tracing::warn!(error = %e, "WAL settings not taken; syncing inside SQLite");
+            let _ = conn.batch_execute("PRAGMA synchronous = FULL;");
+            return None;
+        }
         Some(Arc::new(wal))
     }
 
