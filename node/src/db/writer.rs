@@ -502,10 +502,12 @@ impl GroupWriter {
                         }
                         None => {
                             b.busy = false;
-                            if b.waiting_turn > 0 || b.runner_wanted {
+                            // Wake only if someone is to take the turn (the callers of closures
+                            // already run wait for their sync, which wakes them).
+                            if b.waiting_turn > 0 || b.runner_wanted || !b.queue.is_empty() {
                                 b.idle_since = Some(Instant::now());
+                                self.shared.changed.notify_all();
                             }
-                            self.shared.changed.notify_all();
                             return own_panic;
                         }
                     }
@@ -669,8 +671,10 @@ impl GroupWriter {
                 b.committed_ok = turn.batch;
                 match &turn.wal {
                     Some(wal) => {
+                        // Its callers wait for the sync, not for this: nobody to wake yet.
                         b.to_sync = Some((turn.batch, Arc::clone(wal)));
                         self.shared.sync_wanted.notify_one();
+                        return;
                     }
                     None => b.durable = b.durable.max(turn.batch),
                 }
