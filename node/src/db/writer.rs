@@ -100,6 +100,14 @@ type Slot<T, E> = Arc<Mutex<Option<(Result<T, E>, u64)>>>;
 struct Closure<F, T, E> {
     f: F,
     slot: Slot<T, E>,
+    /// The caller's span: a queued closure may run on another thread, and logs as its caller.
+    span: tracing::Span,
+}
+
+impl<F, T, E> Closure<F, T, E> {
+    fn new(f: F, slot: &Slot<T, E>) -> Self {
+        Closure { f, slot: Arc::clone(slot), span: tracing::Span::current() }
+    }
 }
 
 impl<F, T, E> Work for Closure<F, T, E>
@@ -108,7 +116,8 @@ where
     E: From<DbError> + From<DieselError>,
 {
     fn run(self: Box<Self>, conn: &mut AnyConnection, first: bool, batch: u64) -> Outcome {
-        let Closure { f, slot } = *self;
+        let Closure { f, slot, span } = *self;
+        let _in_span = span.enter();
         // The first closure of a batch has the transaction to itself: on failure the whole
         // transaction is rolled back, so it needs no savepoint (a savepoint costs two statements
         // and a copy of every page it touches). Later ones run in a savepoint of the shared
@@ -359,7 +368,7 @@ impl GroupWriter {
         self.take_turn(&mut b);
         drop(b);
         let slot: Slot<T, E> = Arc::default();
-        let job: Job<'_> = Box::new(Closure { f, slot: Arc::clone(&slot) });
+        let job: Job<'_> = Box::new(Closure::new(f, &slot));
         if let Some(panic) = self.serve(&connect, Some(job)) {
             resume_unwind(panic);
         }
@@ -379,7 +388,7 @@ impl GroupWriter {
         if let Some(why) = &b.broken {
             return Err(DbError::Pool(format!("writes stopped after a failed sync: {why}")).into());
         }
-        b.queue.push_back(Box::new(Closure { f, slot: Arc::clone(&slot) }));
+        b.queue.push_back(Box::new(Closure::new(f, &slot)));
         loop {
             if lock(&slot).as_ref().is_some_and(|(r, batch)| r.is_err() || self.settled(&b, *batch)) {
                 drop(b);
