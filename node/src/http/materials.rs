@@ -173,27 +173,16 @@ fn materials_view(row: &ApplicationRow, files: &[FileRow]) -> Result<Application
     })
 }
 
-/// `GET /api/v1/applications/{business_no}/materials`: the checklist with the files, for staff
-/// of the office (session).
+/// `GET /api/v1/applications/{business_no}/materials` (a clerk of the office, with a session)
+/// and `POST` with JSON `{"name", "id_number"}` (an applicant): the checklist with the files.
 pub async fn list_materials(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    refuse_in_url(&req)?;
-    list(&req, &state, &path.into_inner(), Proof::default()).await
-}
-
-/// `POST /api/v1/applications/{business_no}/materials` (JSON `{"name", "id_number"}`): the
-/// checklist with the files, for an applicant.
-pub async fn list_materials_by_proof(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    refuse_in_url(&req)?;
-    list(&req, &state, &path.into_inner(), Proof::from_json(&body)?).await
+    let proof = Proof::of_request(&req, &body)?;
+    list(&req, &state, &path.into_inner(), proof).await
 }
 
 async fn list(
@@ -452,27 +441,17 @@ async fn store_upload(
     .await
 }
 
-/// `GET /api/v1/applications/{business_no}/materials/{material_id}/files/{file_id}`: the file as
-/// uploaded, for a clerk of the office (session).
+/// `GET /api/v1/applications/{business_no}/materials/{material_id}/files/{file_id}` (a clerk of
+/// the office, with a session) and `POST` with JSON `{"name", "id_number"}` (an applicant): the
+/// file as uploaded.
 pub async fn download_material(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    refuse_in_url(&req)?;
-    download(&req, &state, path.into_inner(), Proof::default()).await
-}
-
-/// `POST /api/v1/applications/{business_no}/materials/{material_id}/files/{file_id}` (JSON
-/// `{"name", "id_number"}`): the file as uploaded, for an applicant.
-pub async fn download_material_by_proof(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    refuse_in_url(&req)?;
-    download(&req, &state, path.into_inner(), Proof::from_json(&body)?).await
+    let proof = Proof::of_request(&req, &body)?;
+    download(&req, &state, path.into_inner(), proof).await
 }
 
 /// The file as uploaded. Audited before anything is sent: no audit record, no file.

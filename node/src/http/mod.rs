@@ -59,7 +59,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/applications/{business_no}/actions", web::post().to(applications::act_on_application))
                 // The applicant's proof travels in a POST body (`proof`); the GETs are for staff.
                 .route("/applications/{business_no}/materials", web::get().to(materials::list_materials))
-                .route("/applications/{business_no}/materials", web::post().to(materials::list_materials_by_proof))
+                .route("/applications/{business_no}/materials", web::post().to(materials::list_materials))
                 .route(
                     "/applications/{business_no}/materials/{material_id}",
                     web::post().to(materials::upload_material),
@@ -70,7 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route(
                     "/applications/{business_no}/materials/{material_id}/files/{file_id}",
-                    web::post().to(materials::download_material_by_proof),
+                    web::post().to(materials::download_material),
                 )
                 .route("/tickets/{ticket}", web::get().to(applications::get_ticket))
                 .route("/register/units/{unit_code}", web::get().to(register::unit_page))
@@ -92,10 +92,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/staff/totp", web::delete().to(staff::totp_disable))
                 .route("/staff/totp/confirm", web::post().to(staff::totp_confirm))
                 .route("/audit", web::get().to(audit::query_audit))
-                .route("/progress/{business_no}", web::get().to(progress::get_progress))
-                .route("/progress/{business_no}", web::post().to(progress::progress_by_proof))
-                .route("/progress/{business_no}/notice", web::get().to(progress::get_notice))
-                .route("/progress/{business_no}/notice", web::post().to(progress::notice_by_proof))
+                .route("/progress/{business_no}", web::get().to(progress::progress))
+                .route("/progress/{business_no}", web::post().to(progress::progress))
+                .route("/progress/{business_no}/notice", web::get().to(progress::notice_of_stage))
+                .route("/progress/{business_no}/notice", web::post().to(progress::notice_of_stage))
                 .route("/certificates/verify-package", web::post().to(certificates::verify_package))
                 .route("/certificates/{id}/signed-data", web::get().to(certificates::signed_data))
                 .route("/certificates/{id}/signature.der", web::get().to(certificates::signature))

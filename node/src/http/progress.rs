@@ -9,7 +9,7 @@ use schemas::envelope::EventBody;
 use schemas::error::ErrorCode;
 use schemas::ids::{BusinessNo, CertificateId, DivisionCode};
 
-use super::proof::{Proof, refuse_in_url};
+use super::proof::Proof;
 use super::staff::optional_staff;
 use super::{ApiError, blocking};
 use crate::domain::notices;
@@ -17,51 +17,29 @@ use crate::domain::parties::matches_proof;
 use crate::state::AppState;
 use crate::store;
 
-/// `GET /api/v1/progress/{business_no}`: the progress, for staff of the office (session).
-pub async fn get_progress(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    refuse_in_url(&req)?;
-    let view = authorised(&req, &state, path.into_inner(), Proof::default()).await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// `POST /api/v1/progress/{business_no}` (JSON `{"name", "id_number"}`): the progress, for
-/// someone naming an applicant.
-pub async fn progress_by_proof(
+/// `GET /api/v1/progress/{business_no}` (staff of the office, with their session) and `POST` with
+/// JSON `{"name", "id_number"}` (someone naming an applicant): the progress.
+pub async fn progress(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    refuse_in_url(&req)?;
-    let view = authorised(&req, &state, path.into_inner(), Proof::from_json(&body)?).await?;
+    let proof = Proof::of_request(&req, &body)?;
+    let view = authorised(&req, &state, path.into_inner(), proof).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// `GET /api/v1/progress/{business_no}/notice`: the written notice of the current stage, for
-/// staff of the office (session).
-pub async fn get_notice(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    refuse_in_url(&req)?;
-    notice(&req, &state, path.into_inner(), Proof::default()).await
-}
-
-/// `POST /api/v1/progress/{business_no}/notice` (JSON `{"name", "id_number"}`): the written
-/// notice of the current stage, for someone naming an applicant.
-pub async fn notice_by_proof(
+/// `GET`/`POST /api/v1/progress/{business_no}/notice` (as [`progress`]): the written notice of
+/// the current stage.
+pub async fn notice_of_stage(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    refuse_in_url(&req)?;
-    notice(&req, &state, path.into_inner(), Proof::from_json(&body)?).await
+    let proof = Proof::of_request(&req, &body)?;
+    notice(&req, &state, path.into_inner(), proof).await
 }
 
 async fn notice(

@@ -39,6 +39,13 @@ pub struct Proof {
 }
 
 impl Proof {
+    /// The proof a request carries: none for a GET (staff, with their session), the JSON body
+    /// `{"name", "id_number"}` for a POST. Refused first if the query names an applicant.
+    pub fn of_request(req: &HttpRequest, body: &[u8]) -> Result<Self, ApiError> {
+        refuse_in_url(req)?;
+        if req.method() == actix_web::http::Method::POST { Self::from_json(body) } else { Ok(Self::default()) }
+    }
+
     /// The proof of a JSON body `{"name": …, "id_number": …}`.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         let posted: ApplicantProof = parse_json(body)?;
