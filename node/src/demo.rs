@@ -92,6 +92,27 @@ fn peer(
     })
 }
 
+/// A free port on 127.0.0.1 for a node of a test or bench federation, taken below the kernel's
+/// range for outgoing connections (32768–60999 by default): a port found by binding to port 0
+/// and released lies in that range, and another connection's local end could take it before the
+/// node binds it ("address already in use"). Ports are handed out in turn from a start that
+/// depends on the process, each checked free by binding it.
+pub fn free_local_port() -> std::io::Result<u16> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(397) % COUNT;
+    for _ in 0..COUNT {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + (start + n) % COUNT).unwrap_or(u16::MAX);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free port between 20000 and 31999"))
+}
+
 /// Settings of the four demo nodes (nation, province, 320102, 320104) on the given ports, with
 /// keys created under `dir` when missing.
 pub fn federation_settings(dir: &Path, ports: [u16; 4]) -> anyhow::Result<[Settings; 4]> {

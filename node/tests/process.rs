@@ -1,7 +1,6 @@
 //! The real binary: CLI commands, and real node processes surviving the province going down.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_bdc-node");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    bdc_node::demo::free_local_port().unwrap()
 }
 
 #[test]

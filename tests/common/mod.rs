@@ -3,7 +3,6 @@
 //! When `TEST_PG_URL` is set, county 320102 stores in a fresh PostgreSQL database.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 pub const PASSWORD: &str = "test-password-不动产";
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    bdc_node::demo::free_local_port().unwrap()
 }
 
 /// A fresh PostgreSQL database on the server of `TEST_PG_URL`, or None when it is not set.
