@@ -284,11 +284,8 @@ impl Db {
     {
         match self.backend {
             Backend::Sqlite => self.writer.write_owned(|| self.conn(), f),
-            Backend::Postgres => {
-                let mut conn = self.conn()?;
-                let conn: &mut AnyConnection = &mut conn;
-                conn.transaction(f)
-            }
+            // No single writer to queue for: a transaction of its own, as `write`.
+            Backend::Postgres => self.write(f),
         }
     }
 }
