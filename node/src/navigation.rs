@@ -21,7 +21,6 @@ use crate::domain::register::{RegisterError, check_details, check_parties_for_ki
 use crate::http::{ApiError, blocking};
 use crate::state::AppState;
 use crate::store;
-use crate::store::applications::OfficeCtx;
 use crate::store::audit;
 
 /// The office an application is for: the applicant's choice or the unit code's division, with
@@ -163,11 +162,9 @@ pub async fn place_application(
                 let st = state2.clone();
                 // Owned, so that it queues for the writer's turn (see `db::Db::write_owned`).
                 let row = state2.db.write_owned(move |conn| {
-                    let office = st
-                        .office(&office_division)
+                    let ctx = st
+                        .office_ctx(&office_division)
                         .ok_or_else(|| ApiError::internal("routed to an office without settings"))?;
-                    let ctx =
-                        OfficeCtx { me: &st.me, parent: st.parent_id(), key: &st.key, sealer: &st.sealer, office };
                     let row = store::applications::submit(
                         conn,
                         &ctx,

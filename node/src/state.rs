@@ -59,6 +59,18 @@ impl AppState {
         self.settings.offices.iter().find(|o| &o.division == division)
     }
 
+    /// What a change to an office's applications needs: this node, its parent, its key and sealer,
+    /// and the office's settings (None: no office of that division is hosted here).
+    pub fn office_ctx(&self, division: &DivisionCode) -> Option<crate::store::applications::OfficeCtx<'_>> {
+        Some(crate::store::applications::OfficeCtx {
+            me: &self.me,
+            parent: self.parent_id(),
+            key: &self.key,
+            sealer: &self.sealer,
+            office: self.office(division)?,
+        })
+    }
+
     pub fn wake(&self, peer: &NodeId) {
         if let Some(n) = self.wakers.get(peer) {
             n.notify_one();

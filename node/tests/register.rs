@@ -12,7 +12,7 @@ use bdc_node::domain::parties::check_parties;
 use bdc_node::personal::Sealer;
 use bdc_node::settings::OfficeSettings;
 use bdc_node::store;
-use bdc_node::store::applications::{AppError, ApplicationRow, OfficeCtx};
+use bdc_node::store::applications::{AppError, ApplicationRow, Decision, OfficeCtx};
 use chrono::{DateTime, Duration, Utc};
 use common::{backends, office};
 use diesel::prelude::*;
@@ -98,9 +98,17 @@ impl Office {
             .business_no
     }
 
+    /// As the node does it: decided on a reading connection, applied by the writer (decided again
+    /// there if the application or its unit changed in between).
     fn act_at(&self, no: &str, action: Action, at: DateTime<Utc>) -> Result<ApplicationRow, AppError> {
         let request = ActionRequest { action, reasons: vec![], missing: vec![] };
-        self.db.write(|c| store::applications::act(c, &self.ctx(), no, &request, at).map(|a| a.row))
+        let decision = self.decide(no, &request, at)?;
+        self.db.write(|c| store::applications::act_decided(c, &self.ctx(), decision, &request, at).map(|a| a.row))
+    }
+
+    fn decide(&self, no: &str, request: &ActionRequest, at: DateTime<Utc>) -> Result<Decision, AppError> {
+        let mut c = self.db.conn().unwrap();
+        store::applications::decide(&mut c, &self.ctx(), no, request, at)
     }
 
     fn act(&self, no: &str, action: Action) -> Result<ApplicationRow, AppError> {
@@ -480,6 +488,72 @@ fn two_recordings_of_one_unit_never_both_apply() {
             .get_result(&mut c)
             .unwrap();
         assert_eq!(current, 1);
+    }
+}
+
+#[test]
+fn a_decision_read_before_a_concurrent_change_is_made_again() {
+    for (db, _dir) in backends() {
+        let o = Office::new(db);
+        let u = unit(7);
+        o.run(&o.submit(&u, RegistrationKind::First, vec![person(ZHANG, PartyRole::RightHolder)], Default::default()))
+            .unwrap();
+        let sale = o.submit(
+            &u,
+            RegistrationKind::Transfer,
+            vec![person(ZHANG, PartyRole::Obligor), person(LI, PartyRole::RightHolder)],
+            Default::default(),
+        );
+        o.act(&sale, Action::Accept).unwrap();
+        o.act(&sale, Action::Review).unwrap();
+        // 登簿 of the sale is decided while the unit is free …
+        let record = ActionRequest { action: Action::Record, reasons: vec![], missing: vec![] };
+        let decision = o.decide(&sale, &record, Utc::now()).unwrap();
+        // … then a court's 查封 is recorded before the writer applies it.
+        let court = o.submit(
+            &u,
+            RegistrationKind::Seizure,
+            vec![person(WANG, PartyRole::Applicant)],
+            RegistrationDetails { authority: Some("南京市玄武区人民法院".into()), ..Default::default() },
+        );
+        o.run(&court).unwrap();
+        let late =
+            o.db.write(|c| store::applications::act_decided(c, &o.ctx(), decision, &record, Utc::now()).map(|a| a.row));
+        assert_eq!(refusal(late).0, ErrorCode::RuleBlocked, "the seizure stops the sale");
+        assert_eq!(state_of(&o, &sale), Stage::Reviewed);
+        let right = o.page(&u).right.unwrap();
+        assert_eq!(right.holders[0].id_number, ZHANG.1, "张三 still holds the unit");
+
+        // A decision on an application that moved on since (another clerk refused it) is made
+        // again from its new stage.
+        let other =
+            o.submit(&unit(8), RegistrationKind::First, vec![person(LI, PartyRole::RightHolder)], Default::default());
+        o.act(&other, Action::Accept).unwrap();
+        let review = ActionRequest { action: Action::Review, reasons: vec![], missing: vec![] };
+        let decision = o.decide(&other, &review, Utc::now()).unwrap();
+        let refuse = ActionRequest { action: Action::Refuse, reasons: vec!["材料不实".into()], missing: vec![] };
+        o.db.write(|c| store::applications::act(c, &o.ctx(), &other, &refuse, Utc::now())).unwrap();
+        let late =
+            o.db.write(|c| store::applications::act_decided(c, &o.ctx(), decision, &review, Utc::now()).map(|a| a.row));
+        assert_eq!(refusal(late).0, ErrorCode::InvalidTransition);
+        assert_eq!(state_of(&o, &other), Stage::Refused);
+
+        // Unchanged, a decision applies as made.
+        let third =
+            o.submit(&unit(9), RegistrationKind::First, vec![person(WANG, PartyRole::RightHolder)], Default::default());
+        o.act(&third, Action::Accept).unwrap();
+        let decision = o.decide(&third, &review, Utc::now()).unwrap();
+        let row =
+            o.db.write(|c| store::applications::act_decided(c, &o.ctx(), decision, &review, Utc::now()).map(|a| a.row))
+                .unwrap();
+        assert_eq!(Stage::parse(&row.state), Some(Stage::Reviewed));
+        assert_eq!(state_of(&o, &third), Stage::Reviewed);
+        let mut c = o.db.conn().unwrap();
+        let stored = store::applications::get(&mut c, &third).unwrap().unwrap();
+        assert_eq!(
+            (stored.version, stored.updated_at, stored.rule_trace),
+            (row.version, row.updated_at, row.rule_trace)
+        );
     }
 }
 

@@ -13,7 +13,7 @@ use super::{ApiError, blocking, request_id};
 use crate::navigation::place_application;
 use crate::state::AppState;
 use crate::store;
-use crate::store::applications::{Disclosure, OfficeCtx};
+use crate::store::applications::Disclosure;
 use crate::store::audit;
 
 pub async fn submit_application(
@@ -173,12 +173,17 @@ pub async fn act_on_application(
     let (actor2, rid2) = (actor.clone(), rid.clone());
     let result = blocking(move || {
         let st = state2.clone();
+        let at = Utc::now();
+        // Decided on a reading connection, outside SQLite's one writer; the writer applies it if
+        // the application and its unit are still as read (`store::applications::act_decided`).
+        let decision = {
+            let ctx = st.office_ctx(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
+            st.db.read(|c| store::applications::decide(c, &ctx, business_no.as_str(), &action, at))?
+        };
         // Owned, so that it queues for the writer's turn (see `db::Db::write_owned`).
         let row = state2.db.write_owned(move |conn| {
-            let settings = st.office(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
-            let ctx =
-                OfficeCtx { me: &st.me, parent: st.parent_id(), key: &st.key, sealer: &st.sealer, office: settings };
-            let acted = store::applications::act(conn, &ctx, business_no.as_str(), &action, Utc::now())?;
+            let ctx = st.office_ctx(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
+            let acted = store::applications::act_decided(conn, &ctx, decision, &action, at)?;
             let mut row = acted.row;
             audit::append(
                 conn,

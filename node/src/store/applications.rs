@@ -2,7 +2,7 @@
 //! Each change is one transaction: the row, its progress event and the outbox entry commit
 //! together.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use diesel::prelude::*;
 use federation::crypto::SigningKey;
 use schemas::api::{ActionRequest, ApplicationView, OfficeReceipt, PartyView, SubmitApplication};
@@ -213,8 +213,26 @@ pub struct Acted {
     pub row: ApplicationRow,
 }
 
-/// A staff action on an application of `staff_office`. Serialised per application by the
-/// version check: two concurrent actions cannot both apply.
+/// What a staff action will write, worked out by `decide` from reads alone: the application as
+/// read, the stage it moves to and, where the action needs them, the register plan and the
+/// certificate's printed fields. `apply` writes it.
+#[derive(Debug)]
+pub struct Decision {
+    row: ApplicationRow,
+    from: Stage,
+    to: Stage,
+    kind: RegistrationKind,
+    notes: Vec<String>,
+    trace: String,
+    due_date: Option<chrono::NaiveDate>,
+    plan: Option<crate::domain::register::Plan>,
+    to_print: Option<crate::domain::certificate_fields::Printed>,
+    /// The unit's page the rules, plan or printed fields were worked out from (None: not read).
+    page: Option<register::PageMark>,
+}
+
+/// A staff action on an application of `staff_office`: `decide` and `apply` on one connection.
+/// Serialised per application by the version check: two concurrent actions cannot both apply.
 pub fn act(
     conn: &mut AnyConnection,
     ctx: &OfficeCtx<'_>,
@@ -222,6 +240,63 @@ pub fn act(
     request: &ActionRequest,
     at: DateTime<Utc>,
 ) -> Result<Acted, AppError> {
+    let decision = decide(conn, ctx, business_no, request, at)?;
+    apply(conn, ctx, decision, at)
+}
+
+/// Apply a decision worked out before the transaction (`decide` on a reading connection, outside
+/// SQLite's one writer) when what it read is still so: the application's version and the unit's
+/// page. Otherwise the action is decided again inside the transaction, from what is there now —
+/// the same answer as `act` would give.
+pub fn act_decided(
+    conn: &mut AnyConnection,
+    ctx: &OfficeCtx<'_>,
+    decision: Decision,
+    request: &ActionRequest,
+    at: DateTime<Utc>,
+) -> Result<Acted, AppError> {
+    if still_current(conn, &decision)? {
+        apply(conn, ctx, decision, at)
+    } else {
+        let business_no = decision.row.business_no;
+        act(conn, ctx, &business_no, request, at)
+    }
+}
+
+/// Whether the application and the unit's page are as `decision` read them. On PostgreSQL the
+/// application's row is locked until commit, so a concurrent action waits and then sees the new
+/// version.
+fn still_current(conn: &mut AnyConnection, decision: &Decision) -> QueryResult<bool> {
+    let id = decision.row.id;
+    let version: Option<i64> = match conn {
+        AnyConnection::Postgresql(c) => applications::table
+            .filter(applications::id.eq(id))
+            .select(applications::version)
+            .for_update()
+            .first(c)
+            .optional()?,
+        AnyConnection::Sqlite(c) => {
+            applications::table.filter(applications::id.eq(id)).select(applications::version).first(c).optional()?
+        }
+    };
+    if version != Some(decision.row.version) {
+        return Ok(false);
+    }
+    match &decision.page {
+        Some(mark) => Ok(register::PageMark::current(conn, &decision.row.unit_code)? == *mark),
+        None => Ok(true),
+    }
+}
+
+/// Work out what a staff action will write, reading only: the transition, the rules of its stage,
+/// the register plan (登簿) and the printed fields (发证). Refusals come from here.
+pub fn decide(
+    conn: &mut AnyConnection,
+    ctx: &OfficeCtx<'_>,
+    business_no: &str,
+    request: &ActionRequest,
+    at: DateTime<Utc>,
+) -> Result<Decision, AppError> {
     let row = get(conn, business_no)?
         .filter(|r| r.division == ctx.office.division.as_str())
         .ok_or_else(|| refused(ErrorCode::NotFound, "未找到该业务号的办件"))?;
@@ -246,61 +321,53 @@ pub fn act(
     let details: RegistrationDetails =
         serde_json::from_str(&row.details).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut trace: Vec<RuleOutcome> = serde_json::from_str(&row.rule_trace).unwrap_or_default();
-    let mut retired = vec![];
-    let mut to_print = None;
-    if matches!(request.action, Action::Accept | Action::Review | Action::Record | Action::Certify | Action::Issue) {
+    let (mut plan, mut to_print, mut mark) = (None, None, None);
+    if matches!(request.action, Action::Certify | Action::Issue)
+        && !crate::domain::register::issues_document(kind, &details)
+    {
+        return Err(refused(ErrorCode::InvalidTransition, format!("{}登簿即办结，不发放证书或证明", kind.label_zh())));
+    }
+    let stage = match request.action {
+        Action::Accept => Some(RuleStage::Accept),
+        Action::Review => Some(RuleStage::Review),
+        Action::Record => Some(RuleStage::Record),
+        Action::Issue => Some(RuleStage::Issue),
+        _ => None,
+    };
+    if let Some(stage) = stage {
         let parties: Personal<Vec<Party>> =
             ctx.sealer.open(&row.parties, &row.business_no).map_err(|e| AppError::Internal(e.to_string()))?;
         let page = register::load_page(conn, ctx.sealer, &row.unit_code)?;
         let req = Request { kind, details: &details, parties: parties.expose(), location: &row.location, at };
-        if matches!(request.action, Action::Certify | Action::Issue) && !req.issues_document() {
-            return Err(refused(
-                ErrorCode::InvalidTransition,
-                format!("{}登簿即办结，不发放证书或证明", kind.label_zh()),
-            ));
-        }
-        let stage = match request.action {
-            Action::Accept => Some(RuleStage::Accept),
-            Action::Review => Some(RuleStage::Review),
-            Action::Record => Some(RuleStage::Record),
-            Action::Issue => Some(RuleStage::Issue),
-            _ => None,
+        let office_rules = store_rules::effective(conn, ctx.office.division.as_str())?;
+        // Only the acceptance rules look at uploaded materials.
+        let uploaded = if stage == RuleStage::Accept {
+            super::materials::items_with_files(conn, &row.division, &row.business_no)?
+        } else {
+            vec![]
         };
-        if let Some(stage) = stage {
-            let office_rules = store_rules::effective(conn, ctx.office.division.as_str())?;
-            // Only the acceptance rules look at uploaded materials.
-            let uploaded = if stage == RuleStage::Accept {
-                super::materials::items_with_files(conn, &row.division, &row.business_no)?
-            } else {
-                vec![]
-            };
-            let rule_ctx = rules::Context {
-                request: &req,
-                page: &page,
-                business_no: Some(&row.business_no),
-                uploaded_materials: &uploaded,
-            };
-            let evaluation = rules::evaluate(&office_rules, stage, &rule_ctx, at);
-            let blocking = evaluation.blocking();
-            if !blocking.is_empty() {
-                let reasons: Vec<String> =
-                    blocking.iter().map(|o| format!("{}（规则 {}）", o.message, o.rule)).collect();
-                return Err(refused(ErrorCode::RuleBlocked, format!("未通过规则审查：{}", reasons.join("；"))));
-            }
-            trace.extend(evaluation.outcomes);
+        let rule_ctx = rules::Context {
+            request: &req,
+            page: &page,
+            business_no: Some(&row.business_no),
+            uploaded_materials: &uploaded,
+        };
+        let evaluation = rules::evaluate(&office_rules, stage, &rule_ctx, at);
+        let blocking = evaluation.blocking();
+        if !blocking.is_empty() {
+            let reasons: Vec<String> = blocking.iter().map(|o| format!("{}（规则 {}）", o.message, o.rule)).collect();
+            return Err(refused(ErrorCode::RuleBlocked, format!("未通过规则审查：{}", reasons.join("；"))));
         }
+        trace.extend(evaluation.outcomes);
         if request.action == Action::Record {
-            let plan = plan_record(&page, &req).map_err(|e| refused(ErrorCode::RegisterConflict, e.to_string()))?;
-            retired =
-                register::apply(conn, ctx.sealer, &ctx.office.division, &row.unit_code, &row.business_no, &plan, at)?
-                    .retired;
+            plan = Some(plan_record(&page, &req).map_err(|e| refused(ErrorCode::RegisterConflict, e.to_string()))?);
         }
         if request.action == Action::Issue {
-            let fields = printed(kind, &page, &row.business_no).ok_or_else(|| {
+            to_print = Some(printed(kind, &page, &row.business_no).ok_or_else(|| {
                 refused(ErrorCode::RegisterConflict, "本业务登簿的记载已不是现势（已被后续登记变更），不能再发证")
-            })?;
-            to_print = Some(fields);
+            })?);
         }
+        mark = Some(register::PageMark::of(&page));
     }
     let due_date = if request.action == Action::Accept {
         let today = at.date_naive();
@@ -308,7 +375,22 @@ pub fn act(
     } else {
         row.due_date
     };
-    let mut certificate_id = row.certificate_id.clone();
+    let mut notes = reasons;
+    notes.extend(missing.into_iter().map(|m| format!("{}{m}", crate::domain::notices::MISSING_PREFIX)));
+    let trace = serde_json::to_string(&trace).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Decision { row, from, to, kind, notes, trace, due_date, plan, to_print, page: mark })
+}
+
+/// Write a decision: the register plan, the certificate, the application's new stage and the
+/// events, inside the caller's transaction. The application's row is written only if its
+/// version is still the one decided on.
+pub fn apply(conn: &mut AnyConnection, ctx: &OfficeCtx<'_>, d: Decision, at: DateTime<Utc>) -> Result<Acted, AppError> {
+    let Decision { mut row, from, to, kind, notes, trace, due_date, plan, to_print, page: _ } = d;
+    let mut retired = vec![];
+    if let Some(plan) = &plan {
+        retired = register::apply(conn, ctx.sealer, &ctx.office.division, &row.unit_code, &row.business_no, plan, at)?
+            .retired;
+    }
     let mut cert_record = None;
     if let Some(printed) = to_print {
         let record = certificates::issue(
@@ -321,37 +403,43 @@ pub fn act(
                 sealer: ctx.sealer,
                 business_no: &BusinessNo::parse(&row.business_no).map_err(|e| AppError::Internal(e.to_string()))?,
                 unit_code: &UnitCode::parse(&row.unit_code).map_err(|e| AppError::Internal(e.to_string()))?,
-                kind: RegistrationKind::parse(&row.kind).ok_or_else(|| AppError::Internal("kind".into()))?,
+                kind,
                 printed,
                 at,
             },
         )
         .map_err(AppError::Internal)?;
         register::link_certificate(conn, &row.business_no, record.id.as_str())?;
-        certificate_id = Some(record.id.to_string());
+        row.certificate_id = Some(record.id.to_string());
         cert_record = Some(record);
     }
-    let trace = serde_json::to_string(&trace).map_err(|e| AppError::Internal(e.to_string()))?;
-    // On the backend's own connection (a hot path, see `db::with_inner`).
-    let row: ApplicationRow = with_inner!(conn, |c| Prepared(
+    // Microseconds, as PostgreSQL keeps them: the row returned is the row stored.
+    let now = at.naive_utc();
+    let now = now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now);
+    // On the backend's own connection (a hot path, see `db::with_inner`); the row as written is
+    // known here, so nothing is read back.
+    let written = with_inner!(conn, |c| Prepared(
         diesel::update(
             applications::table.filter(applications::id.eq(row.id)).filter(applications::version.eq(row.version)),
         )
         .set((
             applications::state.eq(to.as_str()),
             applications::due_date.eq(due_date),
-            applications::certificate_id.eq(&certificate_id),
+            applications::certificate_id.eq(&row.certificate_id),
             applications::version.eq(row.version + 1),
-            applications::updated_at.eq(at.naive_utc()),
+            applications::updated_at.eq(now),
             applications::rule_trace.eq(&trace),
-        ))
-        .returning(applications::all_columns),
+        )),
     )
-    .get_result(c)
-    .optional())?
-    .ok_or_else(|| refused(ErrorCode::Conflict, "办件已被他人同时处理，请刷新后重试"))?;
-    let mut notes = reasons;
-    notes.extend(missing.into_iter().map(|m| format!("{}{m}", crate::domain::notices::MISSING_PREFIX)));
+    .execute(c))?;
+    if written != 1 {
+        return Err(refused(ErrorCode::Conflict, "办件已被他人同时处理，请刷新后重试"));
+    }
+    row.state = to.as_str().to_owned();
+    row.due_date = due_date;
+    row.version += 1;
+    row.updated_at = now;
+    row.rule_trace = trace;
     let body = progress(&row, to, notes, vec![])?;
     let office = ctx.office.division.clone();
     emit(conn, &ctx.emitter(), &office, body, at)?;

@@ -150,6 +150,47 @@ pub fn load_page(conn: &mut AnyConnection, sealer: &Sealer, unit_code: &str) -> 
     Ok(UnitPage { right, restrictions })
 }
 
+/// What tells whether a unit's current page is still the one read, without opening it: each
+/// current entry (restriction or not, id, 顺位, linked certificate). Entries are never edited in
+/// place except in those fields (and in ending, which takes them off the page), so any change to
+/// the page changes its mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageMark(Vec<(bool, i64, i64, Option<String>)>);
+
+impl PageMark {
+    pub fn of(page: &UnitPage) -> Self {
+        let mut entries: Vec<_> = page
+            .right
+            .iter()
+            .map(|r| (false, r.id, 0, r.certificate_id.clone()))
+            .chain(page.restrictions.iter().map(|r| (true, r.id, r.position, r.certificate_id.clone())))
+            .collect();
+        entries.sort();
+        PageMark(entries)
+    }
+
+    /// The mark of the unit's page as it is now (inside the caller's transaction).
+    pub fn current(conn: &mut AnyConnection, unit_code: &str) -> QueryResult<Self> {
+        let rights: Vec<(i64, Option<String>)> = with_inner!(conn, |c| register_rights::table
+            .filter(register_rights::unit_code.eq(unit_code))
+            .filter(register_rights::status.eq(CURRENT))
+            .select((register_rights::id, register_rights::certificate_id))
+            .load(c))?;
+        let restrictions: Vec<(i64, i64, Option<String>)> = with_inner!(conn, |c| register_restrictions::table
+            .filter(register_restrictions::unit_code.eq(unit_code))
+            .filter(register_restrictions::status.eq(CURRENT))
+            .select((register_restrictions::id, register_restrictions::position, register_restrictions::certificate_id))
+            .load(c))?;
+        let mut entries: Vec<_> = rights
+            .into_iter()
+            .map(|(id, cert)| (false, id, 0, cert))
+            .chain(restrictions.into_iter().map(|(id, position, cert)| (true, id, position, cert)))
+            .collect();
+        entries.sort();
+        Ok(PageMark(entries))
+    }
+}
+
 /// Where the plan was written.
 pub struct Applied {
     /// Certificates that stopped being valid: (id, new status, reason).
