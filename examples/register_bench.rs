@@ -201,8 +201,9 @@ async fn registrations(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Re
     if writer.closures > writer0.closures {
         let held_ms = (writer.held_ns - writer0.held_ns) as f64 / 1e6;
         eprintln!(
-            "  {label} SQLite writer: held {:.0} % of the time, idle {:.0} % while a writer woke to take it; {:.2} ms per registration ({:.1} writes, {:.2} commits each; commits {:.0} % of the hold)",
+            "  {label} SQLite writer: held {:.0} % of the time (on a CPU {:.0} % of that), idle {:.0} % while a writer woke to take it; {:.2} ms per registration ({:.1} writes, {:.2} commits each; commits {:.0} % of the hold)",
             held_ms / (secs * 1000.0) * 100.0,
+            (writer.held_cpu_ns - writer0.held_cpu_ns) as f64 / 1e6 / held_ms.max(f64::MIN_POSITIVE) * 100.0,
             (writer.handoff_ns - writer0.handoff_ns) as f64 / 1e6 / (secs * 1000.0) * 100.0,
             held_ms / n,
             (writer.closures - writer0.closures) as f64 / n,

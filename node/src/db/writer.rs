@@ -243,6 +243,7 @@ struct Counters {
     commit_ns: AtomicU64,
     restarts: AtomicU64,
     handoff_ns: AtomicU64,
+    held_cpu_ns: AtomicU64,
 }
 
 /// What the writer has done since the node started: how busy the one writer is tells whether
@@ -261,6 +262,9 @@ pub struct WriterStats {
     pub wal_restarts: u64,
     /// Time the writer stood free while another writer waited for it (waking that writer).
     pub handoff_ns: u64,
+    /// Of `held_ns`, time the holding thread was on a CPU (the rest it waited for a core, or in
+    /// the kernel for I/O): the writer's own work.
+    pub held_cpu_ns: u64,
 }
 
 type Tm = <AnyConnection as Connection>::TransactionManager;
@@ -333,6 +337,7 @@ impl GroupWriter {
             commit_ns: s.commit_ns.load(Ordering::Relaxed),
             wal_restarts: s.restarts.load(Ordering::Relaxed),
             handoff_ns: s.handoff_ns.load(Ordering::Relaxed),
+            held_cpu_ns: s.held_cpu_ns.load(Ordering::Relaxed),
         }
     }
 
@@ -656,6 +661,7 @@ impl GroupWriter {
     /// SQLite synced inside COMMIT with `synchronous = FULL`).
     fn commit(&self, turn: &mut Turn) {
         let t = Instant::now();
+        let cpu = thread_cpu_ns();
         let outcome = match turn.conn.as_deref_mut() {
             Some(conn) => Tm::commit_transaction(conn).map_err(|e| {
                 let _ = Tm::rollback_transaction(conn);
@@ -668,6 +674,7 @@ impl GroupWriter {
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.commit_ns.fetch_add(ns, Ordering::Relaxed);
         stats.held_ns.fetch_add(ns, Ordering::Relaxed);
+        stats.held_cpu_ns.fetch_add(thread_cpu_ns().saturating_sub(cpu), Ordering::Relaxed);
         turn.open = false;
         turn.in_batch = 0;
         if outcome.is_err() {
@@ -869,15 +876,25 @@ fn elapsed_ns(t: Instant) -> u64 {
     u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// CPU time of the calling thread.
+fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    u64::try_from(t.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
+}
+
 /// Counts one closure's hold of the writer when dropped (whichever way the closure ends).
 struct Held<'a> {
     stats: &'a Counters,
     since: Instant,
+    cpu: u64,
 }
 
 impl<'a> Held<'a> {
     fn start(stats: &'a Counters) -> Self {
-        Held { stats, since: Instant::now() }
+        Held { stats, since: Instant::now(), cpu: thread_cpu_ns() }
     }
 }
 
@@ -885,5 +902,6 @@ impl Drop for Held<'_> {
     fn drop(&mut self) {
         self.stats.closures.fetch_add(1, Ordering::Relaxed);
         self.stats.held_ns.fetch_add(elapsed_ns(self.since), Ordering::Relaxed);
+        self.stats.held_cpu_ns.fetch_add(thread_cpu_ns().saturating_sub(self.cpu), Ordering::Relaxed);
     }
 }
