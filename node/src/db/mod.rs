@@ -109,16 +109,30 @@ pub struct Db {
     alive: Arc<()>,
 }
 
-/// Whether the linked SQLite keeps the query planner stability guarantee on (`SQLITE_ENABLE_QPSG`,
-/// set for the bundled build in `.cargo/config.toml`): without it every `LIMIT ?` statement is
-/// re-prepared each time it is bound.
-pub fn planner_stable(conn: &mut SqliteConnection) -> bool {
+/// What the linked SQLite lacks of the build `.cargo/config.toml` asks for (empty: all there):
+/// the query planner stability guarantee (`SQLITE_ENABLE_QPSG`; without it every `LIMIT ?`
+/// statement is re-prepared each time it is bound), and allocation without process-wide mutexes
+/// (`SQLITE_DEFAULT_MEMSTATUS=0`, no `SQLITE_ENABLE_MEMORY_MANAGEMENT`).
+pub fn missing_build_options(conn: &mut SqliteConnection) -> Vec<&'static str> {
     use diesel::RunQueryDsl;
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "(SELECT count(*) FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG')",
-    ))
-    .get_result::<i64>(conn)
-    .is_ok_and(|n| n == 1)
+    let has = |conn: &mut SqliteConnection, option: &str| {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "(SELECT count(*) FROM pragma_compile_options WHERE compile_options = '{option}')"
+        )))
+        .get_result::<i64>(conn)
+        .is_ok_and(|n| n == 1)
+    };
+    let mut missing = vec![];
+    if !has(conn, "ENABLE_QPSG") {
+        missing.push("SQLITE_ENABLE_QPSG");
+    }
+    if !has(conn, "DEFAULT_MEMSTATUS=0") {
+        missing.push("SQLITE_DEFAULT_MEMSTATUS=0");
+    }
+    if has(conn, "ENABLE_MEMORY_MANAGEMENT") {
+        missing.push("-USQLITE_ENABLE_MEMORY_MANAGEMENT");
+    }
+    missing
 }
 
 /// Normalise `sqlite://path`, `sqlite:path` or a bare path; PostgreSQL URLs pass through.
@@ -153,10 +167,11 @@ impl Db {
                 first
                     .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
                     .map_err(|e| DbError::Open { url: redact(url), cause: e.to_string() })?;
-                if !planner_stable(&mut first) {
+                let missing = missing_build_options(&mut first);
+                if !missing.is_empty() {
                     tracing::warn!(
-                        "SQLite was built without SQLITE_ENABLE_QPSG (see .cargo/config.toml): lookups with \
-                         LIMIT are planned again on every use and the node runs slower"
+                        missing = %missing.join(" "),
+                        "SQLite was built without the options in .cargo/config.toml: the node runs slower"
                     );
                 }
             }
@@ -339,8 +354,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bundled_sqlite_keeps_the_query_planner_stable() {
+    fn bundled_sqlite_is_built_as_config_toml_asks() {
         let mut conn = SqliteConnection::establish(":memory:").expect("in-memory SQLite");
-        assert!(planner_stable(&mut conn), "LIBSQLITE3_FLAGS from .cargo/config.toml did not reach the SQLite build");
+        let missing = missing_build_options(&mut conn);
+        assert!(
+            missing.is_empty(),
+            "LIBSQLITE3_FLAGS from .cargo/config.toml did not reach the SQLite build: {missing:?}"
+        );
     }
 }
