@@ -210,6 +210,14 @@ async fn registrations(opts: &Opts, label: &str, pg: Option<&str>) -> anyhow::Re
             (writer.commits - writer0.commits) as f64 / n,
             (writer.commit_ns - writer0.commit_ns) as f64 / 1e6 / held_ms.max(f64::MIN_POSITIVE) * 100.0,
         );
+        let syncs = writer.syncs - writer0.syncs;
+        if syncs > 0 {
+            eprintln!(
+                "  {label} WAL syncs: {syncs}, {:.2} ms each, busy {:.0} % of the time",
+                (writer.sync_ns - writer0.sync_ns) as f64 / 1e6 / syncs as f64,
+                (writer.sync_ns - writer0.sync_ns) as f64 / 1e6 / (secs * 1000.0) * 100.0
+            );
+        }
     }
     node.stop().await;
     Ok(())

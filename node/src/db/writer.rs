@@ -244,6 +244,8 @@ struct Counters {
     restarts: AtomicU64,
     handoff_ns: AtomicU64,
     held_cpu_ns: AtomicU64,
+    syncs: AtomicU64,
+    sync_ns: AtomicU64,
 }
 
 /// What the writer has done since the node started: how busy the one writer is tells whether
@@ -265,6 +267,10 @@ pub struct WriterStats {
     /// Of `held_ns`, time the holding thread was on a CPU (the rest it waited for a core, or in
     /// the kernel for I/O): the writer's own work.
     pub held_cpu_ns: u64,
+    /// WAL syncs by the syncer thread (each covers every batch committed before it), and their
+    /// time: what every caller waits for after its commit.
+    pub syncs: u64,
+    pub sync_ns: u64,
 }
 
 type Tm = <AnyConnection as Connection>::TransactionManager;
@@ -338,6 +344,8 @@ impl GroupWriter {
             wal_restarts: s.restarts.load(Ordering::Relaxed),
             handoff_ns: s.handoff_ns.load(Ordering::Relaxed),
             held_cpu_ns: s.held_cpu_ns.load(Ordering::Relaxed),
+            syncs: s.syncs.load(Ordering::Relaxed),
+            sync_ns: s.sync_ns.load(Ordering::Relaxed),
         }
     }
 
@@ -792,7 +800,10 @@ fn sync_loop(shared: &Shared) {
             continue;
         };
         drop(b);
+        let t = Instant::now();
         let synced = wal.sync(shared.wal_path.as_deref());
+        shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        shared.stats.sync_ns.fetch_add(elapsed_ns(t), Ordering::Relaxed);
         let full = wal.len() > shared.wal_limit.load(Ordering::Relaxed);
         b = lock(&shared.book);
         match synced {
