@@ -10,6 +10,7 @@ use schemas::registration::{RegistrationKind, Stage};
 use super::error::parse_json;
 use super::staff::{require_role, require_staff};
 use super::{ApiError, blocking, request_id};
+use crate::db::Backend;
 use crate::navigation::place_application;
 use crate::state::AppState;
 use crate::store;
@@ -174,16 +175,24 @@ pub async fn act_on_application(
     let result = blocking(move || {
         let st = state2.clone();
         let at = Utc::now();
-        // Decided on a reading connection, outside SQLite's one writer; the writer applies it if
+        // On SQLite, decided on a reading connection, outside the one writer, which applies it if
         // the application and its unit are still as read (`store::applications::act_decided`).
-        let decision = {
-            let ctx = st.office_ctx(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
-            st.db.read(|c| store::applications::decide(c, &ctx, business_no.as_str(), &action, at))?
+        // PostgreSQL runs transactions side by side: there, deciding inside the transaction
+        // saves a transaction's round trips (measured: 50/s decided outside vs 58/s inside).
+        let decision = match st.db.backend() {
+            Backend::Sqlite => {
+                let ctx = st.office_ctx(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
+                Some(st.db.read(|c| store::applications::decide(c, &ctx, business_no.as_str(), &action, at))?)
+            }
+            Backend::Postgres => None,
         };
         // Owned, so that it queues for the writer's turn (see `db::Db::write_owned`).
         let row = state2.db.write_owned(move |conn| {
             let ctx = st.office_ctx(&office).ok_or_else(|| ApiError::new(ErrorCode::Forbidden))?;
-            let acted = store::applications::act_decided(conn, &ctx, decision, &action, at)?;
+            let acted = match decision {
+                Some(decision) => store::applications::act_decided(conn, &ctx, decision, &action, at)?,
+                None => store::applications::act(conn, &ctx, business_no.as_str(), &action, at)?,
+            };
             let mut row = acted.row;
             audit::append(
                 conn,
