@@ -1,6 +1,8 @@
 //! Applications (办件) of the offices hosted here: submission, staff actions and views.
 //! Each change is one transaction: the row, its progress event and the outbox entry commit
-//! together.
+//! together. A staff action is `decide` (reads only: what the action will write, or why it is
+//! refused) then `apply` (writes); on SQLite the node decides outside the one writer and the
+//! writer applies with `act_decided`, which decides again if what was read has changed.
 
 use chrono::{DateTime, Timelike, Utc};
 use diesel::prelude::*;
