@@ -22,8 +22,6 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use anyhow::{anyhow, bail};
 use bdc_node::startup::{Application, RunningNode};
 use serde_json::json;
@@ -74,13 +72,7 @@ async fn client(url: String, clients: usize, secs: u64, offset: u64) -> anyhow::
 async fn measure(opts: &Opts, off: bool, round: usize) -> anyhow::Result<f64> {
     bdc_node::protections::set_off(off);
     let dir = tempfile::tempdir()?;
-    let port = || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-    let ports = [port()?, port()?, port()?, port()?];
-    let mut all = bdc_node::demo::federation_settings(dir.path(), ports)?;
-    for s in all.iter_mut() {
-        s.http.rate_limits = false;
-        s.log.filter = "warn".into();
-    }
+    let all = support::federation_settings(dir.path())?;
     let mut nodes: Vec<RunningNode> = vec![];
     for s in all.iter() {
         nodes.push(Application::build(s.clone()).await?.spawn());
