@@ -44,7 +44,6 @@
 //! temp dir (`--keep`).
 
 use std::collections::VecDeque;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -65,6 +64,7 @@ use schemas::registration::{RegistrationKind, Stage};
 use tokio::sync::{Mutex, Notify};
 
 use bdc_node::db::schema::{events, outbox};
+use bdc_node::demo::free_local_port;
 use bdc_node::settings::Settings;
 
 const COUNTY: &str = "320102";
@@ -213,10 +213,6 @@ impl Drop for NodeProc {
             let _ = c.wait();
         }
     }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn write_config(dir: &Path, s: &Settings) -> anyhow::Result<PathBuf> {
@@ -804,7 +800,7 @@ async fn run_rate(
 }
 
 async fn latency_mode(opts: &Opts, dir: &Path) -> anyhow::Result<()> {
-    let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
+    let ports = [free_local_port()?, free_local_port()?, free_local_port()?, free_local_port()?];
     let [nation_s, province_s, county_s, _] = bdc_node::demo::federation_settings(dir, ports)?;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
     let mut nation = serve(&opts.node_bin, dir, &nation_s)?;
@@ -1059,7 +1055,7 @@ fn raw_verify_rate(key: &SigningKey, msg_len: usize, secs: f64) -> (f64, f64) {
 }
 
 async fn ingest_mode(opts: &Opts, dir: &Path) -> anyhow::Result<()> {
-    let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
+    let ports = [free_local_port()?, free_local_port()?, free_local_port()?, free_local_port()?];
     let [mut nation_s, province_s, _, _] = bdc_node::demo::federation_settings(dir, ports)?;
     // Room for the large envelopes this mode sends (the nation's own setting, not the protocol's).
     nation_s.http.max_body_bytes = nation_s.http.max_body_bytes.max(8 << 20);

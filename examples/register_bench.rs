@@ -80,12 +80,8 @@ fn unit(n: usize) -> String {
 }
 
 async fn county(dir: &std::path::Path, pg: Option<&str>) -> anyhow::Result<RunningNode> {
-    let port = |_: ()| std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-    let ports = [port(())?, port(())?, port(())?, port(())?];
-    let mut all = bdc_node::demo::federation_settings(dir, ports)?;
+    let mut all = support::federation_settings(dir)?;
     let mut s = all[2].clone();
-    s.http.rate_limits = false;
-    s.log.filter = "warn".into();
     if let Some(url) = pg {
         s.database.url = fresh_pg(url)?;
     }

@@ -64,11 +64,7 @@ async fn client(url: String, ca: Option<String>, clients: usize, secs: u64) -> a
 /// One measurement: (requests per second, node CPU µs per request).
 async fn measure(opts: &Opts, tls: bool) -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
-    let port = || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-    let ports = [port()?, port()?, port()?, port()?];
-    let [_, _, mut s, _] = bdc_node::demo::federation_settings(dir.path(), ports)?;
-    s.http.rate_limits = false;
-    s.log.filter = "warn".into();
+    let [_, _, mut s, _] = support::federation_settings(dir.path())?;
     let ca_file = dir.path().join("ca.pem");
     if tls {
         let (ca, cert, key) = pki()?;

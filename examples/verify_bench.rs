@@ -104,13 +104,7 @@ async fn client(url: String, ids: Vec<String>, clients: usize, secs: u64) -> any
 
 async fn run(opts: Opts) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let port = || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-    let ports = [port()?, port()?, port()?, port()?];
-    let mut all = bdc_node::demo::federation_settings(dir.path(), ports)?;
-    for s in all.iter_mut() {
-        s.http.rate_limits = false;
-        s.log.filter = "warn".into();
-    }
+    let all = support::federation_settings(dir.path())?;
     let mut nodes: Vec<RunningNode> = vec![];
     for s in all.iter() {
         nodes.push(Application::build(s.clone()).await?.spawn());

@@ -1,11 +1,23 @@
-//! What the benchmarks share: their `--flag value` options, the process's CPU time, percentiles,
-//! and a JSON call that fails on a non-2xx answer. Each bench includes it with `mod support;` (a folder, so that cargo does
+//! What the benchmarks share: their `--flag value` options, the demo federation's settings for a
+//! bench, the process's CPU time, percentiles, and a JSON call that fails on a non-2xx answer. Each bench includes it with `mod support;` (a folder, so that cargo does
 //! not take it for an example of its own).
 
 #![allow(dead_code)]
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
+
+/// The demo federation's four nodes (nation, province, county 320102, county 320104) under `dir`,
+/// on free loopback ports, with rate limits off and logging at `warn`.
+pub fn federation_settings(dir: &std::path::Path) -> anyhow::Result<[bdc_node::settings::Settings; 4]> {
+    let port = bdc_node::demo::free_local_port;
+    let mut all = bdc_node::demo::federation_settings(dir, [port()?, port()?, port()?, port()?])?;
+    for s in all.iter_mut() {
+        s.http.rate_limits = false;
+        s.log.filter = "warn".into();
+    }
+    Ok(all)
+}
 
 /// A bench's options, read as `--flag value` pairs (and bare `--flag` switches).
 pub struct Flags<'a>(std::slice::Iter<'a, String>);
