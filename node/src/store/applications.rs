@@ -431,9 +431,10 @@ pub fn apply(conn: &mut AnyConnection, ctx: &OfficeCtx<'_>, d: Decision, at: Dat
             applications::version.eq(row.version + 1),
             applications::updated_at.eq(now),
             applications::rule_trace.eq(&trace),
-        )),
+        ))
+        .returning(applications::id),
     )
-    .execute(c))?;
+    .count::<_, i64>(c))?;
     if written != 1 {
         return Err(refused(ErrorCode::Conflict, "办件已被他人同时处理，请刷新后重试"));
     }

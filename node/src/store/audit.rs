@@ -173,13 +173,13 @@ pub fn append(conn: &mut AnyConnection, e: &Entry) -> QueryResult<i64> {
             audit_log::hash.eq(&record.hash),
         ))
         .execute(c))?;
-    // On the backend's own connection too: through `AnyConnection` an `execute` is prepared anew
-    // on every run, `Prepared` or not.
+    // Kept prepared (see `db::prepared`: counted, not executed), on the backend's own connection.
     with_inner!(conn, |c| Prepared(
         diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
-            .set((audit_head::seq.eq(record.seq), audit_head::hash.eq(&record.hash))),
+            .set((audit_head::seq.eq(record.seq), audit_head::hash.eq(&record.hash)))
+            .returning(audit_head::id),
     )
-    .execute(c))?;
+    .count::<_, i32>(c))?;
     Ok(record.seq)
 }
 

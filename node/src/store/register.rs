@@ -315,26 +315,27 @@ pub fn apply(
 
 /// Note the certificate issued for the entry `business_no` recorded.
 pub fn link_certificate(conn: &mut AnyConnection, business_no: &str, certificate_id: &str) -> QueryResult<usize> {
-    // On the backend's own connection: through `AnyConnection` an `execute` is prepared anew on
-    // every run (see `audit::append`).
+    // Kept prepared (see `db::prepared`), on the backend's own connection (see `db::with_inner`).
     let n = with_inner!(conn, |c| Prepared(
         diesel::update(
             register_rights::table
                 .filter(register_rights::business_no.eq(business_no))
                 .filter(register_rights::status.eq(CURRENT)),
         )
-        .set(register_rights::certificate_id.eq(certificate_id)),
+        .set(register_rights::certificate_id.eq(certificate_id))
+        .returning(register_rights::id),
     )
-    .execute(c))?;
+    .count::<_, i64>(c))?;
     let m = with_inner!(conn, |c| Prepared(
         diesel::update(
             register_restrictions::table
                 .filter(register_restrictions::business_no.eq(business_no))
                 .filter(register_restrictions::status.eq(CURRENT)),
         )
-        .set(register_restrictions::certificate_id.eq(certificate_id)),
+        .set(register_restrictions::certificate_id.eq(certificate_id))
+        .returning(register_restrictions::id),
     )
-    .execute(c))?;
+    .count::<_, i64>(c))?;
     Ok(n + m)
 }
 
