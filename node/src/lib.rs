@@ -8,6 +8,7 @@ pub mod http;
 pub mod identity;
 pub mod keys;
 pub mod log_watch;
+pub mod low_priority;
 pub mod navigation;
 pub mod personal;
 pub mod protections;

@@ -155,10 +155,18 @@ pub async fn place_application(
                     },
                 ));
             }
+            // The proofs cost a millisecond of CPU by design: below the writer in priority.
+            let (parties, proofs) = state
+                .low_priority
+                .run(move || {
+                    let proofs = applicant_proofs(&parties);
+                    (parties, proofs)
+                })
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
             let state2 = state.clone();
             let request_id = request_id.to_owned();
             let receipt = blocking(move || {
-                let proofs = applicant_proofs(&parties);
                 let st = state2.clone();
                 // Owned, so that it queues for the writer's turn (see `db::Db::write_owned`).
                 let row = state2.db.write_owned(move |conn| {

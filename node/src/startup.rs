@@ -166,6 +166,9 @@ impl Application {
             tlog: Default::default(),
             sth_cache: Default::default(),
             sessions: Default::default(),
+            low_priority: crate::low_priority::LowPriority::start(
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            )?,
             settings,
         });
         enrol_children(&state).await?;

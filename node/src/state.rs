@@ -45,6 +45,9 @@ pub struct AppState {
     pub sth_cache: std::sync::Mutex<Option<(federation::merkle::SignedTreeHead, std::time::Instant)>>,
     /// Live staff sessions, remembered for a moment (see `session_cache`).
     pub sessions: crate::session_cache::SessionCache,
+    /// Threads for slow-by-design work (applicants' argon2id proofs), below the request threads
+    /// and the writer in CPU priority (see `low_priority`).
+    pub low_priority: crate::low_priority::LowPriority,
 }
 
 /// How long a signed tree head is served again while the log has not grown.
