@@ -256,7 +256,8 @@ pub struct WriterStats {
     pub closures: u64,
     /// Commits (each one fsync, for a whole batch).
     pub commits: u64,
-    /// Time the writer was busy running closures and committing, in nanoseconds.
+    /// Time a thread held the writer's turn (running closures, opening and committing batches),
+    /// in nanoseconds.
     pub held_ns: u64,
     /// Of that, time spent committing.
     pub commit_ns: u64,
@@ -494,6 +495,9 @@ impl GroupWriter {
         mut own: Option<Job<'_>>,
     ) -> Option<Box<dyn Any + Send>> {
         let mut turn = lock(&self.turn);
+        // The whole turn, whichever way it ends: two clock reads per turn rather than per closure
+        // (the thread's CPU clock is a system call, not a vDSO read).
+        let _held = Held::start(&self.shared.stats);
         let mut own_panic = None;
         let mut served = 0usize;
         loop {
@@ -551,7 +555,6 @@ impl GroupWriter {
                 continue;
             }
             let (first, batch) = (turn.in_batch == 0, turn.batch);
-            let held = Held::start(&self.shared.stats);
             let outcome = match turn.conn.as_deref_mut() {
                 Some(conn) => job.run(conn, first, batch),
                 None => {
@@ -559,7 +562,7 @@ impl GroupWriter {
                     Outcome::Failed
                 }
             };
-            drop(held);
+            self.shared.stats.closures.fetch_add(1, Ordering::Relaxed);
             // The closure must leave the shared transaction as it found it, open at depth 1. An
             // error on which SQLite rolls the whole transaction back (a full disk, an I/O error)
             // leaves none: later closures would then commit on their own.
@@ -669,7 +672,6 @@ impl GroupWriter {
     /// SQLite synced inside COMMIT with `synchronous = FULL`).
     fn commit(&self, turn: &mut Turn) {
         let t = Instant::now();
-        let cpu = thread_cpu_ns();
         let outcome = match turn.conn.as_deref_mut() {
             Some(conn) => Tm::commit_transaction(conn).map_err(|e| {
                 let _ = Tm::rollback_transaction(conn);
@@ -681,8 +683,6 @@ impl GroupWriter {
         let stats = &self.shared.stats;
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.commit_ns.fetch_add(ns, Ordering::Relaxed);
-        stats.held_ns.fetch_add(ns, Ordering::Relaxed);
-        stats.held_cpu_ns.fetch_add(thread_cpu_ns().saturating_sub(cpu), Ordering::Relaxed);
         turn.open = false;
         turn.in_batch = 0;
         if outcome.is_err() {
@@ -896,7 +896,7 @@ fn thread_cpu_ns() -> u64 {
         .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
 }
 
-/// Counts one closure's hold of the writer when dropped (whichever way the closure ends).
+/// Counts one turn's hold of the writer when dropped (whichever way the turn ends).
 struct Held<'a> {
     stats: &'a Counters,
     since: Instant,
@@ -911,7 +911,6 @@ impl<'a> Held<'a> {
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.stats.closures.fetch_add(1, Ordering::Relaxed);
         self.stats.held_ns.fetch_add(elapsed_ns(self.since), Ordering::Relaxed);
         self.stats.held_cpu_ns.fetch_add(thread_cpu_ns().saturating_sub(self.cpu), Ordering::Relaxed);
     }
