@@ -1,13 +1,17 @@
 //! Threads for work that is slow on purpose, run at a lower CPU priority.
 //!
-//! An applicant's proof (argon2id over name and ID number, `domain::parties`) costs about a
-//! millisecond of CPU by design — a fifth of a registration's CPU on the register benchmark. Run
+//! An applicant's proof (argon2id over name and ID number, `domain::parties`), made at submission
+//! and checked by each progress query, costs about a millisecond of CPU by design — a fifth of a registration's CPU on the register benchmark. Run
 //! on the request threads, it took the cores from the one thread that holds SQLite's writer: that
 //! thread waited for a core for about 30 % of its turn, and every write of the node waited behind
 //! it. Here such work runs on a few threads of their own whose nice value is raised by
 //! [`NICE`] (Linux's `setpriority` on the thread; an unprivileged process may always lower its
 //! own priority): when the cores are busy the scheduler serves the writer and the request
 //! threads first, and the proofs fill the gaps. When the machine is idle they run at full speed.
+//!
+//! **Never write to the database from here.** The thread that holds SQLite's writer runs every
+//! queued write (`db::writer`): a low-priority thread holding it would run everyone's writes
+//! slowly. Jobs compute, or read.
 //!
 //! The queue is bounded ([`QUEUE`] jobs). A job that finds it full runs on tokio's blocking pool
 //! at normal priority instead: slower work never turns into refused requests.
