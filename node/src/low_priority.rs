@@ -13,8 +13,10 @@
 //! queued write (`db::writer`): a low-priority thread holding it would run everyone's writes
 //! slowly. Jobs compute, or read.
 //!
-//! The queue is bounded ([`QUEUE`] jobs). A job that finds it full runs on tokio's blocking pool
-//! at normal priority instead: slower work never turns into refused requests.
+//! The queue is bounded ([`QUEUE_PER_THREAD`] jobs a thread, some tens of milliseconds of
+//! proofs). A job that finds it full runs at normal priority instead (on tokio's blocking pool,
+//! or on the waiting thread): slower work never turns into refused requests, and a backlog never
+//! grows past what the threads clear quickly.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -23,8 +25,8 @@ use std::sync::{Arc, Mutex};
 /// How much lower the threads' priority is (nice +5: a weight of 335 against 1024).
 pub const NICE: i32 = 5;
 
-/// Jobs waiting at most before new ones run at normal priority.
-pub const QUEUE: usize = 1024;
+/// Jobs waiting at most, per thread, before new ones run at normal priority.
+pub const QUEUE_PER_THREAD: usize = 32;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -55,9 +57,10 @@ impl std::error::Error for Lost {}
 impl LowPriority {
     /// Start `threads` threads (at least one).
     pub fn start(threads: usize) -> std::io::Result<Self> {
-        let (jobs, queue) = sync_channel::<Job>(QUEUE);
+        let threads = threads.max(1);
+        let (jobs, queue) = sync_channel::<Job>(QUEUE_PER_THREAD * threads);
         let queue = Arc::new(Mutex::new(queue));
-        for i in 0..threads.max(1) {
+        for i in 0..threads {
             let queue = Arc::clone(&queue);
             std::thread::Builder::new().name(format!("low-prio-{i}")).spawn(move || worker(&queue))?;
         }
@@ -73,16 +76,51 @@ impl LowPriority {
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            // A closed receiver means the caller went away: nothing to tell.
+            // The caller went away (a closed connection): the work is not wanted.
+            if tx.is_closed() {
+                return;
+            }
             let _ = tx.send(f());
         });
         match self.jobs.try_send(job) {
             Ok(()) => rx.await.map_err(|_| Lost),
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
+                warn_if_gone(&self.jobs);
                 tokio::task::spawn_blocking(job).await.map_err(|_| Lost)?;
                 rx.await.map_err(|_| Lost)
             }
         }
+    }
+
+    /// Run `f` on a low-priority thread and wait for its answer, from a thread that may block
+    /// (tokio's blocking pool); on this thread when the queue is full. Never from a job of these
+    /// threads: it would wait for a thread that is itself.
+    pub fn run_blocking<T, F>(&self, f: F) -> Result<T, Lost>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
+                warn_if_gone(&self.jobs);
+                job();
+            }
+        }
+        rx.recv().map_err(|_| Lost)
+    }
+}
+
+/// The threads end only if their queue is gone; say so, since every job then runs at normal
+/// priority.
+fn warn_if_gone(jobs: &SyncSender<Job>) {
+    // An empty job tells a full queue from a closed one without running anything.
+    if let Err(TrySendError::Disconnected(_)) = jobs.try_send(Box::new(|| {})) {
+        tracing::warn!("the low-priority threads are gone; slow work runs at normal priority");
     }
 }
 
@@ -137,12 +175,24 @@ mod tests {
         assert_eq!(current_nice().expect("nice"), base);
     }
 
+    #[test]
+    fn a_blocking_caller_waits_for_its_answer() {
+        let pool = LowPriority::start(2).expect("start");
+        let base = current_nice().expect("nice");
+        let answers: Vec<i32> = (0..20).map(|i| pool.run_blocking(move || i * 2).expect("answer")).collect();
+        assert_eq!(answers, (0..20).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(pool.run_blocking(|| current_nice().expect("nice")), Ok((base + NICE).min(19)));
+        assert_eq!(pool.run_blocking(|| -> i32 { panic!("boom") }), Err(Lost));
+    }
+
     #[tokio::test]
     async fn a_panicking_job_is_lost_and_the_threads_go_on() {
         let pool = LowPriority::start(1).expect("start");
         let lost = pool.run(|| -> i32 { panic!("boom") }).await;
         assert_eq!(lost, Err(Lost));
-        assert_eq!(pool.run(|| 7).await, Ok(7));
+        // Still on the pool's one thread (not on the fallback), which outlived the panic.
+        let name = pool.run(|| std::thread::current().name().map(str::to_owned)).await.expect("answer");
+        assert_eq!(name.as_deref(), Some("low-prio-0"));
     }
 
     #[tokio::test]
@@ -157,7 +207,7 @@ mod tests {
         while pool.jobs.try_send(Box::new(|| {})).is_ok() {
             queued += 1;
         }
-        assert!(queued >= QUEUE - 1, "{queued}");
+        assert!(queued >= QUEUE_PER_THREAD - 1, "{queued}");
         // No room left: this one runs on the blocking pool, at once.
         let answer = tokio::time::timeout(std::time::Duration::from_secs(5), pool.run(|| 42)).await;
         assert_eq!(answer.expect("not stuck"), Ok(42));

@@ -15,7 +15,8 @@
 //! `is_safe_to_cache_prepared` on: the question is answered by walking the inner UPDATE, which
 //! says "do not keep". An executed `Prepared` was prepared anew on every run (perf showed
 //! `sqlite3_prepare_v3` under every such UPDATE in the writer). The load path takes the
-//! statement by value and asks `Prepared` itself, so an `UPDATE … RETURNING` is kept.
+//! statement by value and asks `Prepared` itself, so an `UPDATE … RETURNING` is kept. `Prepared`
+//! shadows `execute` with a deprecated method, so a new use fails `clippy -D warnings`.
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -53,6 +54,17 @@ impl<Q: Query> Query for Prepared<Q> {
 impl<Q, Conn> RunQueryDsl<Conn> for Prepared<Q> {}
 
 impl<Q> Prepared<Q> {
+    /// diesel's `execute`, shadowed so that using it warns (and fails `clippy -D warnings`): an
+    /// executed `Prepared` is prepared anew on every run. Use [`Prepared::count`].
+    #[deprecated(note = "an executed Prepared is not kept prepared: use Prepared::count (UPDATE … RETURNING)")]
+    pub fn execute<Conn>(self, conn: &mut Conn) -> QueryResult<usize>
+    where
+        Conn: diesel::connection::Connection,
+        Self: diesel::query_dsl::methods::ExecuteDsl<Conn>,
+    {
+        RunQueryDsl::execute(self, conn)
+    }
+
     /// Run a statement that returns a row per row it changed (`UPDATE … RETURNING key`) and
     /// count them: how to run a kept UPDATE for its effect (see the module docs).
     pub fn count<'q, Conn, U>(self, conn: &mut Conn) -> QueryResult<usize>
@@ -95,6 +107,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(deprecated)] // shows that executed statements still run correctly
     fn kept_statements_stay_distinct_and_correct() {
         let mut c = SqliteConnection::establish(":memory:").expect("open");
         c.batch_execute(
@@ -123,6 +136,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(deprecated)] // executes one on purpose
     fn counted_updates_are_prepared_once_and_executed_ones_every_time() {
         let mut c = SqliteConnection::establish(":memory:").expect("open");
         c.batch_execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v BIGINT NOT NULL); INSERT INTO kv VALUES ('a', 0);")

@@ -265,8 +265,9 @@ pub struct WriterStats {
     pub wal_restarts: u64,
     /// Time the writer stood free while another writer waited for it (waking that writer).
     pub handoff_ns: u64,
-    /// Of `held_ns`, time the holding thread was on a CPU (the rest it waited for a core, or in
-    /// the kernel for I/O): the writer's own work.
+    /// Of `held_ns`, time the holding thread was on a CPU: the writer's own work. The rest it
+    /// waited — for a core, for I/O, or when opening a batch for a connection or another
+    /// process's lock on the file.
     pub held_cpu_ns: u64,
     /// WAL syncs by the syncer thread (each covers every batch committed before it), and their
     /// time: what every caller waits for after its commit.

@@ -133,8 +133,9 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     if ask.password.len() > 256 {
         return Err(ApiError::new(ErrorCode::BadCredentials));
     }
-    let (db, sealer, phone2) = (state.db.clone(), state.sealer.clone(), phone.clone());
-    let outcome = blocking(move || match store::check_password(&db, &sealer, &phone2, &ask.password, now())? {
+    let (db, sealer, slow, phone2) =
+        (state.db.clone(), state.sealer.clone(), state.low_priority.clone(), phone.clone());
+    let outcome = blocking(move || match store::check_password(&db, &sealer, &slow, &phone2, &ask.password, now())? {
         SignIn::Ok(id) => {
             let token = db.write(|conn| store::open_session(conn, id, now()).map_err(crate::db::DbError::from))?;
             Ok(Ok((id, token)))

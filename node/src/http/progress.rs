@@ -9,9 +9,9 @@ use schemas::envelope::EventBody;
 use schemas::error::ErrorCode;
 use schemas::ids::{BusinessNo, CertificateId, DivisionCode};
 
-use super::ApiError;
 use super::proof::Proof;
 use super::staff::optional_staff;
+use super::{ApiError, blocking};
 use crate::domain::notices;
 use crate::domain::parties::matches_proof;
 use crate::state::AppState;
@@ -92,19 +92,13 @@ pub async fn lookup(
     credentials: Option<(String, String)>,
     staff_ok: bool,
 ) -> Result<ProgressView, ApiError> {
-    let db = state.db.clone();
-    let sealer = state.sealer.clone();
-    let me = state.me.clone();
-    // Checking the proofs costs a millisecond of CPU each, by design; it only reads, so it runs
-    // below the writer in priority (see `low_priority`).
-    let answer = state.low_priority.run(move || {
-        let (events, links) = {
-            let mut conn = db.conn()?;
-            let events = store::events::for_business(&mut conn, &sealer, business_no.as_str())?;
-            let certs = store::certificates::links_for_business(&mut conn, business_no.as_str())?;
-            (events, certs)
-        };
-        let not_found = || ApiError::with_message(ErrorCode::NotFound, "未找到与业务号、姓名和证件号码相符的办件");
+    let (db, sealer) = (state.db.clone(), state.sealer.clone());
+    let not_found = || ApiError::with_message(ErrorCode::NotFound, "未找到与业务号、姓名和证件号码相符的办件");
+    let number = business_no.clone();
+    let (progress, links) = blocking(move || {
+        let mut conn = db.conn()?;
+        let events = store::events::for_business(&mut conn, &sealer, number.as_str())?;
+        let links = store::certificates::links_for_business(&mut conn, number.as_str())?;
         let mut progress: Vec<(u64, chrono::DateTime<chrono::Utc>, schemas::envelope::ProgressEvent)> = events
             .into_iter()
             .filter_map(|e| match e.body {
@@ -113,34 +107,42 @@ pub async fn lookup(
             })
             .collect();
         progress.sort_by_key(|(seq, _, _)| *seq);
-        if progress.is_empty() {
+        Ok((progress, links))
+    })
+    .await?;
+    if progress.is_empty() {
+        return Err(not_found());
+    }
+    if !staff_ok {
+        let proofs: Vec<String> = progress.iter().flat_map(|(_, _, p)| p.applicant_proofs.clone()).collect();
+        let (name, id) = credentials.ok_or_else(not_found)?;
+        // A millisecond of CPU per proof, by design: below the writer in priority (see
+        // `low_priority`); the reads above stay on the ordinary threads.
+        let matched = state
+            .low_priority
+            .run(move || matches_proof(&proofs, &name, &id))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if !matched {
             return Err(not_found());
         }
-        if !staff_ok {
-            let proofs: Vec<String> = progress.iter().flat_map(|(_, _, p)| p.applicant_proofs.clone()).collect();
-            let (name, id) = credentials.as_ref().ok_or_else(not_found)?;
-            if !matches_proof(&proofs, name, id) {
-                return Err(not_found());
-            }
-        }
-        let (_, _, last) = progress.last().ok_or_else(not_found)?;
-        Ok(ProgressView {
-            business_no: business_no.clone(),
-            office: business_no.division(),
-            kind: last.kind,
-            state: last.stage,
-            due_date: progress.iter().rev().find_map(|(_, _, p)| p.due_date),
-            steps: progress
-                .iter()
-                .map(|(seq, at, p)| ProgressStep { seq: *seq, stage: p.stage, at: *at, notes: p.notes.clone() })
-                .collect(),
-            certificate_ids: links.iter().filter_map(|(c, _)| CertificateId::parse(c).ok()).collect(),
-            certificates: links
-                .into_iter()
-                .filter_map(|(c, code)| Some(CertificateLink { id: CertificateId::parse(&c).ok()?, access_code: code }))
-                .collect(),
-            answered_by: me,
-        })
-    });
-    answer.await.map_err(|e| ApiError::internal(e.to_string()))?
+    }
+    let (_, _, last) = progress.last().ok_or_else(not_found)?;
+    Ok(ProgressView {
+        business_no: business_no.clone(),
+        office: business_no.division(),
+        kind: last.kind,
+        state: last.stage,
+        due_date: progress.iter().rev().find_map(|(_, _, p)| p.due_date),
+        steps: progress
+            .iter()
+            .map(|(seq, at, p)| ProgressStep { seq: *seq, stage: p.stage, at: *at, notes: p.notes.clone() })
+            .collect(),
+        certificate_ids: links.iter().filter_map(|(c, _)| CertificateId::parse(c).ok()).collect(),
+        certificates: links
+            .into_iter()
+            .filter_map(|(c, code)| Some(CertificateLink { id: CertificateId::parse(&c).ok()?, access_code: code }))
+            .collect(),
+        answered_by: state.me.clone(),
+    })
 }

@@ -38,10 +38,10 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     if login.totp.as_ref().is_some_and(|c| c.len() > 16) {
         return Err(ApiError::new(ErrorCode::SecondFactorInvalid));
     }
-    let (db, sealer) = (state.db.clone(), state.sealer.clone());
+    let (db, sealer, slow) = (state.db.clone(), state.sealer.clone(), state.low_priority.clone());
     let outcome = blocking(move || {
         let checked =
-            store::staff::check_password(&db, &sealer, &login.username, &login.password, login.totp.as_deref())?;
+            store::staff::check_password(&db, &sealer, &slow, &login.username, &login.password, login.totp.as_deref())?;
         match checked {
             Login::Ok(id, division, role) => {
                 let (token, expires_at) =

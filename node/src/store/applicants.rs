@@ -241,6 +241,7 @@ pub enum SignIn {
 pub fn check_password(
     db: &crate::db::Db,
     sealer: &Sealer,
+    slow: &crate::low_priority::LowPriority,
     phone: &str,
     password: &str,
     now: NaiveDateTime,
@@ -255,23 +256,23 @@ pub fn check_password(
             .optional()?
     };
     // The same argon2 work whatever the account: unknown phone, locked, or without a password
-    // (made by 统一身份认证), so the time taken tells nothing.
-    let dummy = || {
-        if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
-            let _ = argon2::PasswordHasher::hash_password(&Argon2::default(), password.as_bytes(), &salt);
-        }
-    };
-    let Some((id, hash, locked_until)) = row else {
-        dummy();
+    // (made by 统一身份认证), so the time taken tells nothing. It runs on the low-priority
+    // threads (see `low_priority`); this thread waits.
+    let secret = password.to_owned();
+    let usable = row.as_ref().filter(|(_, _, locked_until)| locked_until.is_none_or(|t| t <= now)).map(|r| r.1.clone());
+    let good = slow
+        .run_blocking(move || match usable.as_deref().and_then(|hash| PasswordHash::new(hash).ok()) {
+            Some(h) => Argon2::default().verify_password(secret.as_bytes(), &h).is_ok(),
+            None => {
+                if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
+                    let _ = argon2::PasswordHasher::hash_password(&Argon2::default(), secret.as_bytes(), &salt);
+                }
+                false
+            }
+        })
+        .map_err(|e| crate::db::DbError::Pool(e.to_string()))?;
+    let Some((id, _, _)) = row else {
         return Ok(SignIn::BadCredentials);
-    };
-    let parsed = PasswordHash::new(&hash).ok().filter(|_| locked_until.is_none_or(|t| t <= now));
-    let good = match parsed {
-        Some(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
-        None => {
-            dummy();
-            false
-        }
     };
     db.write(|conn| {
         let target = || applicants::table.filter(applicants::id.eq(id));

@@ -100,6 +100,7 @@ pub fn totp_context(staff_id: i64) -> String {
 pub fn check_password(
     db: &crate::db::Db,
     sealer: &crate::personal::Sealer,
+    slow: &crate::low_priority::LowPriority,
     username: &str,
     password: &str,
     totp: Option<&str>,
@@ -121,14 +122,26 @@ pub fn check_password(
             .first(&mut conn)
             .optional()?
     };
-    let Some((id, division, hash, role, locked_until, totp_secret, last_step)) = row else {
-        if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
-            let _ = Argon2::default().hash_password(password.as_bytes(), &salt);
-        }
+    // argon2 on the low-priority threads (see `low_priority`); this thread waits.
+    let secret = password.to_owned();
+    let stored = row.as_ref().map(|r| r.2.clone());
+    let good = slow
+        .run_blocking(move || match stored {
+            Some(hash) => {
+                PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
+            }
+            // An unknown user costs the same work.
+            None => {
+                if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
+                    let _ = Argon2::default().hash_password(secret.as_bytes(), &salt);
+                }
+                false
+            }
+        })
+        .map_err(|e| crate::db::DbError::Pool(e.to_string()))?;
+    let Some((id, division, _, role, locked_until, totp_secret, last_step)) = row else {
         return Ok(Login::BadCredentials);
     };
-    let good =
-        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
     // The second factor, for an account that has one: None = not needed, Some(step) = passed.
     let second: Result<Option<i64>, Login> = match (&totp_secret, good) {
         (Some(sealed), true) => {
