@@ -1,17 +1,18 @@
 //! Threads for work that is slow on purpose, run at a lower CPU priority.
 //!
 //! An applicant's proof (argon2id over name and ID number, `domain::parties`), made at submission
-//! and checked by each progress query, costs about a millisecond of CPU by design — a fifth of a registration's CPU on the register benchmark. Run
-//! on the request threads, it took the cores from the one thread that holds SQLite's writer: that
-//! thread waited for a core for about 30 % of its turn, and every write of the node waited behind
-//! it. Here such work runs on a few threads of their own whose nice value is raised by
+//! and checked by each progress query, costs about a millisecond of CPU by design — a fifth of a
+//! registration's CPU on the register benchmark. Run on the request threads, it took the cores
+//! from the one thread that holds SQLite's writer: that thread waited for a core for about 30 %
+//! of its turn, and every write of the node waited behind it. Sign-in's argon2 runs here too. Here such work runs on a few threads of their own whose nice value is raised by
 //! [`NICE`] (Linux's `setpriority` on the thread; an unprivileged process may always lower its
 //! own priority): when the cores are busy the scheduler serves the writer and the request
 //! threads first, and the proofs fill the gaps. When the machine is idle they run at full speed.
 //!
 //! **Never write to the database from here.** The thread that holds SQLite's writer runs every
 //! queued write (`db::writer`): a low-priority thread holding it would run everyone's writes
-//! slowly. Jobs compute, or read.
+//! slowly. Jobs only compute; reads stay on the ordinary threads too (a pooled connection and a
+//! WAL snapshot held at low priority would hold up the writer's checkpoints).
 //!
 //! The queue is bounded ([`QUEUE_PER_THREAD`] jobs a thread, some tens of milliseconds of
 //! proofs). A job that finds it full runs at normal priority instead (on tokio's blocking pool,
@@ -84,9 +85,10 @@ impl LowPriority {
         });
         match self.jobs.try_send(job) {
             Ok(()) => rx.await.map_err(|_| Lost),
-            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
-                warn_if_gone(&self.jobs);
-                tokio::task::spawn_blocking(job).await.map_err(|_| Lost)?;
+            Err(refused) => {
+                let job = at_normal_priority(refused);
+                // A panic there ends as a JoinError, and drops the sender: `Lost` either way.
+                let _ = tokio::task::spawn_blocking(job).await;
                 rx.await.map_err(|_| Lost)
             }
         }
@@ -104,23 +106,23 @@ impl LowPriority {
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
         });
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
-                warn_if_gone(&self.jobs);
-                job();
-            }
+        if let Err(refused) = self.jobs.try_send(job) {
+            // Here, on the caller's thread; a panic drops the sender, as on the pool.
+            let _ = catch_unwind(AssertUnwindSafe(at_normal_priority(refused)));
         }
         rx.recv().map_err(|_| Lost)
     }
 }
 
-/// The threads end only if their queue is gone; say so, since every job then runs at normal
-/// priority.
-fn warn_if_gone(jobs: &SyncSender<Job>) {
-    // An empty job tells a full queue from a closed one without running anything.
-    if let Err(TrySendError::Disconnected(_)) = jobs.try_send(Box::new(|| {})) {
-        tracing::warn!("the low-priority threads are gone; slow work runs at normal priority");
+/// A job the queue did not take, to run at normal priority. The threads end only if the queue
+/// is gone; that is said, since every job then runs at normal priority.
+fn at_normal_priority(refused: TrySendError<Job>) -> Job {
+    match refused {
+        TrySendError::Full(job) => job,
+        TrySendError::Disconnected(job) => {
+            tracing::warn!("the low-priority threads are gone; slow work runs at normal priority");
+            job
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod materials;
 pub mod national;
 pub mod notices;
 pub mod parties;
+pub mod passwords;
 pub mod register;
 pub mod rules;
 pub mod share;

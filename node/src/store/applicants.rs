@@ -3,8 +3,6 @@
 //! after [`MAX_CODE_ATTEMPTS`] wrong tries; passwords are argon2id; sessions are stored as the SM3
 //! hash of the bearer token.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use federation::crypto::sm3_hex;
@@ -261,15 +259,7 @@ pub fn check_password(
     let secret = password.to_owned();
     let usable = row.as_ref().filter(|(_, _, locked_until)| locked_until.is_none_or(|t| t <= now)).map(|r| r.1.clone());
     let good = slow
-        .run_blocking(move || match usable.as_deref().and_then(|hash| PasswordHash::new(hash).ok()) {
-            Some(h) => Argon2::default().verify_password(secret.as_bytes(), &h).is_ok(),
-            None => {
-                if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
-                    let _ = argon2::PasswordHasher::hash_password(&Argon2::default(), secret.as_bytes(), &salt);
-                }
-                false
-            }
-        })
+        .run_blocking(move || crate::domain::passwords::verify_evenly(usable.as_deref(), &secret))
         .map_err(|e| crate::db::DbError::Pool(e.to_string()))?;
     let Some((id, _, _)) = row else {
         return Ok(SignIn::BadCredentials);

@@ -2,7 +2,7 @@
 //! a token is stored).
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use federation::crypto::sm3_hex;
@@ -126,18 +126,7 @@ pub fn check_password(
     let secret = password.to_owned();
     let stored = row.as_ref().map(|r| r.2.clone());
     let good = slow
-        .run_blocking(move || match stored {
-            Some(hash) => {
-                PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
-            }
-            // An unknown user costs the same work.
-            None => {
-                if let Ok(salt) = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA") {
-                    let _ = Argon2::default().hash_password(secret.as_bytes(), &salt);
-                }
-                false
-            }
-        })
+        .run_blocking(move || crate::domain::passwords::verify_evenly(stored.as_deref(), &secret))
         .map_err(|e| crate::db::DbError::Pool(e.to_string()))?;
     let Some((id, division, _, role, locked_until, totp_secret, last_step)) = row else {
         return Ok(Login::BadCredentials);
